@@ -1,0 +1,1 @@
+"""The Talent Network's own library, shared by the signup, jobs and notifications services."""

@@ -1,0 +1,224 @@
+"""The event envelope and every event type of the contract, with parsing by ``event_type``.
+
+Wire format: UTF-8 JSON ``{event_id, event_type, event_version: 1, occurred_at, producer,
+correlation_id, data}``; ``event_type`` is repeated in a Kafka header so consumers can route
+without parsing.
+"""
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Literal
+from uuid import UUID, uuid4
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+
+CANDIDATES_TOPIC = "talent.candidates.v1"
+POSTINGS_TOPIC = "jobs.postings.v1"
+VIEWS_TOPIC = "jobs.views.v1"
+TOPICS = (CANDIDATES_TOPIC, POSTINGS_TOPIC, VIEWS_TOPIC)
+EVENT_TYPE_HEADER = "event_type"
+
+AlertFrequency = Literal["instant", "daily", "weekly", "never"]
+
+
+def dead_letter_topic(topic: str) -> str:
+    return f"{topic}.dlq"
+
+
+class EventData(BaseModel):
+    """The ``data`` of one event type; subclasses name their type, topic and partition key."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    event_type: ClassVar[str]
+    topic: ClassVar[str]
+
+    @property
+    def key(self) -> str:
+        raise NotImplementedError
+
+
+class CandidateEvent(EventData):
+    topic: ClassVar[str] = CANDIDATES_TOPIC
+    candidate_id: UUID
+
+    @property
+    def key(self) -> str:
+        return str(self.candidate_id)
+
+
+class CandidatePreferences(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    interests: list[str] = Field(default_factory=list)
+    locations: list[str] = Field(default_factory=list)
+    keywords: list[str] = Field(default_factory=list)
+    alert_frequency: AlertFrequency = "instant"
+
+
+class CandidateSignedUp(CandidateEvent, CandidatePreferences):
+    event_type: ClassVar[str] = "CandidateSignedUp"
+    email: str
+    first_name: str
+    last_name: str
+    visitor_id: str | None = None
+    signed_up_at: AwareDatetime
+
+
+class CandidatePreferencesChanged(CandidateEvent, CandidatePreferences):
+    event_type: ClassVar[str] = "CandidatePreferencesChanged"
+
+
+class CandidateUnsubscribed(CandidateEvent):
+    event_type: ClassVar[str] = "CandidateUnsubscribed"
+    unsubscribed_at: AwareDatetime
+
+
+class CandidateErased(CandidateEvent):
+    event_type: ClassVar[str] = "CandidateErased"
+    erased_at: AwareDatetime
+
+
+class JobEvent(EventData):
+    topic: ClassVar[str] = POSTINGS_TOPIC
+    job_id: UUID
+
+    @property
+    def key(self) -> str:
+        return str(self.job_id)
+
+
+class JobSnapshot(JobEvent):
+    """The whole job as it stands after the change, so consumers can keep a replica by upsert."""
+
+    title: str
+    category: str
+    location: str
+    description: str
+    employment_type: str | None = None
+    featured: bool = False
+    requisition_id: str | None = None
+    status: Literal["open", "closed"] = "open"
+    posted_at: AwareDatetime
+    updated_at: AwareDatetime
+
+
+class JobPosted(JobSnapshot):
+    event_type: ClassVar[str] = "JobPosted"
+
+
+class JobUpdated(JobSnapshot):
+    event_type: ClassVar[str] = "JobUpdated"
+
+
+class JobClosed(JobEvent):
+    event_type: ClassVar[str] = "JobClosed"
+    closed_at: AwareDatetime
+
+
+class JobViewed(EventData):
+    event_type: ClassVar[str] = "JobViewed"
+    topic: ClassVar[str] = VIEWS_TOPIC
+    visitor_id: str
+    job_id: UUID
+    viewed_at: AwareDatetime
+
+    @property
+    def key(self) -> str:
+        return self.visitor_id
+
+
+EVENT_TYPES: dict[str, type[EventData]] = {
+    cls.event_type: cls
+    for cls in (
+        CandidateSignedUp,
+        CandidatePreferencesChanged,
+        CandidateUnsubscribed,
+        CandidateErased,
+        JobPosted,
+        JobUpdated,
+        JobClosed,
+        JobViewed,
+    )
+}
+
+
+class Envelope(BaseModel):
+    """What travels on the wire; ``data`` stays a plain mapping until its type is known."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    event_id: UUID
+    event_type: str = Field(min_length=1)
+    event_version: Literal[1] = 1
+    occurred_at: AwareDatetime
+    producer: str
+    correlation_id: str
+    data: dict[str, Any]
+
+
+class Event(BaseModel):
+    """A parsed event: its envelope and its typed data."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    envelope: Envelope
+    data: EventData
+
+    @property
+    def event_id(self) -> UUID:
+        return self.envelope.event_id
+
+    def to_bytes(self) -> bytes:
+        return self.envelope.model_dump_json().encode()
+
+    def headers(self) -> dict[str, str]:
+        return {
+            EVENT_TYPE_HEADER: self.envelope.event_type,
+            "correlation_id": self.envelope.correlation_id,
+        }
+
+
+class PoisonMessageError(ValueError):
+    """A message that can never be handled: not JSON, not an envelope, or malformed data."""
+
+
+def new_event(data: EventData, *, producer: str, correlation_id: str | None = None) -> Event:
+    event_id = uuid4()
+    envelope = Envelope(
+        event_id=event_id,
+        event_type=data.event_type,
+        occurred_at=datetime.now(UTC),
+        producer=producer,
+        correlation_id=correlation_id or str(event_id),
+        data=data.model_dump(mode="json"),
+    )
+    return Event(envelope=envelope, data=data)
+
+
+def parse_event(raw: bytes | None) -> Event | None:
+    """Parse one message. ``None`` for an event type this code does not know (skip it).
+
+    Raises :class:`PoisonMessageError` when the message cannot be parsed at all.
+    """
+    if raw is None:
+        raise PoisonMessageError("message has no value")
+    try:
+        envelope = Envelope.model_validate_json(raw)
+    except ValidationError as error:
+        raise PoisonMessageError(f"not an event envelope: {_summary(error)}") from error
+    data_type = EVENT_TYPES.get(envelope.event_type)
+    if data_type is None:
+        return None
+    try:
+        data = data_type.model_validate(envelope.data)
+    except ValidationError as error:
+        raise PoisonMessageError(
+            f"invalid {envelope.event_type} data: {_summary(error)}"
+        ) from error
+    return Event(envelope=envelope, data=data)
+
+
+def _summary(error: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or 'message'}: {e['msg']}" for e in error.errors()
+    )[:500]

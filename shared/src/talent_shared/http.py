@@ -1,0 +1,171 @@
+"""HTTP pieces every service shares: probes, metrics, body limit, error shape and admin auth."""
+
+import hmac
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response, status
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from talent_shared.logging import get_logger
+
+MAX_BODY_BYTES = 64 * 1024
+
+log = get_logger(__name__)
+
+HTTP_REQUESTS = Counter(
+    "talent_http_requests_total", "HTTP requests", ["service", "method", "route", "status"]
+)
+HTTP_LATENCY = Histogram(
+    "talent_http_request_duration_seconds", "HTTP request latency", ["service", "method", "route"]
+)
+
+ReadinessCheck = Callable[[], Awaitable[bool]]
+
+
+class BodyTooLargeError(Exception):
+    pass
+
+
+class BodySizeLimitMiddleware:
+    """Answer 413 for bodies over ``max_bytes``, declared or streamed, before any handler runs."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._reject(send)
+            return
+        received = 0
+        too_large = rejected = False
+
+        async def limited_receive() -> Message:
+            nonlocal received, too_large
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    too_large = True
+                    raise BodyTooLargeError
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            # The framework may turn the aborted read into its own 400; answer 413 instead.
+            nonlocal rejected
+            if not too_large:
+                await send(message)
+            elif message["type"] == "http.response.start" and not rejected:
+                rejected = True
+                await self._reject(send)
+
+        try:
+            await self.app(scope, limited_receive, guarded_send)
+        except BodyTooLargeError:
+            if not rejected:
+                await self._reject(send)
+
+    async def _reject(self, send: Send) -> None:
+        response = JSONResponse(
+            {"detail": f"request body is larger than {self.max_bytes} bytes"},
+            status_code=status.HTTP_413_CONTENT_TOO_LARGE,
+        )
+        await response({"type": "http"}, _no_receive, send)
+
+
+async def _no_receive() -> Message:
+    return {"type": "http.disconnect"}
+
+
+def install_common_http(app: FastAPI, *, service: str, readiness: list[ReadinessCheck]) -> None:
+    """Probes, metrics, the body limit and a JSON 500 that never leaks internals."""
+    app.add_middleware(BodySizeLimitMiddleware)
+    app.include_router(_probe_router(readiness))
+
+    @app.middleware("http")
+    async def record_metrics(request: Request, call_next: Any) -> Response:
+        started = time.perf_counter()
+        response: Response = await call_next(request)
+        route = getattr(request.scope.get("route"), "path", "unmatched")
+        HTTP_LATENCY.labels(service, request.method, route).observe(time.perf_counter() - started)
+        HTTP_REQUESTS.labels(service, request.method, route, str(response.status_code)).inc()
+        return response
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, error: Exception) -> JSONResponse:
+        log.exception("unhandled error", method=request.method, path=request.url.path)
+        return JSONResponse({"detail": "internal server error"}, status_code=500)
+
+
+def _probe_router(readiness: list[ReadinessCheck]) -> APIRouter:
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/healthz", summary="The process is alive")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get(
+        "/readyz",
+        summary="The database and Kafka are reachable",
+        responses={503: {"description": "a dependency is unreachable"}},
+    )
+    async def readyz(response: Response) -> dict[str, str]:
+        results = {check.__name__: await check() for check in readiness}
+        if not all(results.values()):
+            response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+        return {name: "ok" if ok else "unreachable" for name, ok in results.items()}
+
+    @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+_bearer = HTTPBearer(auto_error=False, description="ADMIN_API_TOKEN")
+
+
+def admin_token_matches(credentials: HTTPAuthorizationCredentials | None, expected: str) -> bool:
+    """Compare in constant time, so response timing reveals nothing about the token."""
+    presented = credentials.credentials if credentials is not None else ""
+    return hmac.compare_digest(presented.encode(), expected.encode()) and bool(expected)
+
+
+async def require_admin(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> None:
+    expected = request.app.state.settings.admin_api_token.get_secret_value()
+    if not admin_token_matches(credentials, expected):
+        raise HTTPException(
+            status_code=status.HTTP_401_UNAUTHORIZED,
+            detail="missing or invalid admin bearer token",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
+AdminOnly = Depends(require_admin)
+
+
+CORRELATION_HEADER = "X-Correlation-ID"
+
+
+def correlation_id(request: Request) -> str:
+    """The caller's correlation id when it sent a sane one, else a new one; events carry it on."""
+    presented = request.headers.get(CORRELATION_HEADER, "")
+    if presented and len(presented) <= 128 and presented.isprintable():
+        return presented
+    return str(uuid.uuid4())
+
+
+CorrelationId = Annotated[str, Depends(correlation_id)]

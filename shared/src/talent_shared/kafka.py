@@ -1,0 +1,258 @@
+"""Kafka plumbing on FastStream: the broker factory, topics, dead letters and the consumer runner.
+
+Ack policy: subscribers use ``NACK_ON_ERROR`` with auto-commit off. A handler returns only after the
+database transaction that applied its messages has committed, and only then is the offset committed.
+Transient failures (database or broker unreachable) are retried in the handler with bounded
+exponential backoff and jitter; if they persist the handler raises, FastStream seeks back, and the
+same messages come again: nothing is skipped. A message that cannot be parsed, or that keeps failing
+for a reason that is not transient, goes to ``<topic>.dlq`` with the error in its headers, and the
+consumer carries on.
+"""
+
+import asyncio
+import contextlib
+import random
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import structlog
+from aiokafka import ConsumerRecord
+from aiokafka.admin import NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.message import KafkaMessage
+from prometheus_client import Counter
+
+from talent_shared.events import (
+    TOPICS,
+    Event,
+    PoisonMessageError,
+    dead_letter_topic,
+    parse_event,
+)
+from talent_shared.logging import get_logger
+from talent_shared.settings import ServiceSettings
+
+log = get_logger(__name__)
+
+EVENTS_HANDLED = Counter(
+    "talent_events_handled_total",
+    "Kafka messages taken off a topic, by consumer and outcome",
+    ["consumer", "outcome"],
+)
+
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    KafkaError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.TooManyConnectionsError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.SerializationError,
+    asyncpg.exceptions.DeadlockDetectedError,
+)
+
+
+def is_transient(error: BaseException) -> bool:
+    return isinstance(error, TRANSIENT_ERRORS)
+
+
+def create_broker(settings: ServiceSettings) -> KafkaBroker:
+    """A broker whose producer waits for every in-sync replica and never duplicates on retry."""
+    return KafkaBroker(
+        settings.kafka_bootstrap_servers,
+        client_id=settings.service_name,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=5,
+        request_timeout_ms=int(settings.kafka_publish_timeout_seconds * 1000),
+        graceful_timeout=settings.graceful_timeout_seconds,
+        logger=get_logger(f"faststream.{settings.service_name}"),
+    )
+
+
+def subscriber_options(settings: ServiceSettings, name: str) -> dict[str, Any]:
+    """Options every subscriber shares; see the module docstring for the ack policy."""
+    return {
+        "group_id": settings.consumer_group(name),
+        "ack_policy": AckPolicy.NACK_ON_ERROR,
+        "auto_offset_reset": "earliest",
+        # Longer than the worst case of RetryPolicy, so a retrying handler keeps its partitions.
+        "max_poll_interval_ms": 300_000,
+        "session_timeout_ms": 10_000,
+        "heartbeat_interval_ms": 3_000,
+    }
+
+
+async def ensure_topics(
+    broker: KafkaBroker,
+    *,
+    partitions: int,
+    replication_factor: int,
+    topics: Iterable[str] = TOPICS,
+) -> None:
+    """Create the contract's topics and their dead-letter topics when missing."""
+    wanted = {name for topic in topics for name in (topic, dead_letter_topic(topic))}
+    admin = broker.config.admin_client
+    missing = wanted - set(await admin.list_topics())
+    if not missing:
+        return
+    with contextlib.suppress(TopicAlreadyExistsError):  # another replica created it first
+        await admin.create_topics(
+            [NewTopic(name, partitions, replication_factor) for name in sorted(missing)]
+        )
+    log.info("topics created", topics=sorted(missing))
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 5
+    base_delay_seconds: float = 0.2
+    max_delay_seconds: float = 5.0
+
+    def delay(self, attempt: int) -> float:
+        """Exponential backoff with full jitter for the given 0-based attempt."""
+        ceiling = min(self.max_delay_seconds, self.base_delay_seconds * 2**attempt)
+        return random.uniform(ceiling / 2, ceiling)
+
+    async def run(self, work: Callable[[], Awaitable[None]]) -> None:
+        for attempt in range(self.attempts):
+            try:
+                await work()
+                return
+            except Exception:
+                if attempt == self.attempts - 1:
+                    raise
+                await asyncio.sleep(self.delay(attempt))
+
+
+def records_of(message: KafkaMessage) -> tuple[ConsumerRecord[Any, Any], ...]:
+    raw = message.raw_message
+    return raw if isinstance(raw, tuple) else (raw,)
+
+
+def _text(value: bytes | str | None) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return value or ""
+
+
+async def publish_dead_letter(
+    broker: KafkaBroker, record: ConsumerRecord[Any, Any], *, consumer: str, error: BaseException
+) -> None:
+    headers = {key: _text(value) for key, value in record.headers or ()}
+    headers.update(
+        {
+            "dlq-error": str(error)[:1000] or type(error).__name__,
+            "dlq-error-type": type(error).__name__,
+            "dlq-consumer": consumer,
+            "dlq-original-topic": record.topic,
+            "dlq-original-partition": str(record.partition),
+            "dlq-original-offset": str(record.offset),
+        }
+    )
+    await broker.publish(
+        record.value or b"",
+        dead_letter_topic(record.topic),
+        key=record.key,
+        headers=headers,
+    )
+    EVENTS_HANDLED.labels(consumer, "dead_lettered").inc()
+    log.warning(
+        "message sent to dead-letter topic",
+        consumer=consumer,
+        topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        error_type=type(error).__name__,
+    )
+
+
+BatchHandler = Callable[[Sequence[Event]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class EventConsumer:
+    """Runs one subscriber's handler over a message or a batch, with retries and dead letters.
+
+    The handler gets the parsed events of known types and must apply them in one transaction
+    (idempotently: a redelivered batch is handled again). Unknown event types are skipped.
+    """
+
+    name: str
+    broker: KafkaBroker
+    handler: BatchHandler
+    retry: RetryPolicy = RetryPolicy()
+
+    async def consume(self, message: KafkaMessage) -> None:
+        parsed = await self._parse(records_of(message))
+        if not parsed:
+            return
+        try:
+            await self.retry.run(lambda: self.handler([event for _, event in parsed]))
+        except Exception as error:
+            if is_transient(error):
+                log.warning("transient failure, messages will be redelivered", consumer=self.name)
+                raise
+            await self._isolate_failures(parsed)
+            return
+        EVENTS_HANDLED.labels(self.name, "handled").inc(len(parsed))
+
+    async def _parse(
+        self, records: Sequence[ConsumerRecord[Any, Any]]
+    ) -> list[tuple[ConsumerRecord[Any, Any], Event]]:
+        parsed = []
+        for record in records:
+            try:
+                event = parse_event(record.value)
+            except PoisonMessageError as error:
+                await publish_dead_letter(self.broker, record, consumer=self.name, error=error)
+                continue
+            if event is None:
+                EVENTS_HANDLED.labels(self.name, "skipped_unknown_type").inc()
+                continue
+            parsed.append((record, event))
+        return parsed
+
+    async def _isolate_failures(self, parsed: list[tuple[ConsumerRecord[Any, Any], Event]]) -> None:
+        """A batch failed for a lasting reason: handle its events one by one to find the culprit."""
+        for record, event in parsed:
+            with structlog.contextvars.bound_contextvars(
+                event_id=str(event.event_id), correlation_id=event.envelope.correlation_id
+            ):
+                try:
+                    await self.retry.run(lambda event=event: self.handler([event]))  # type: ignore[misc]
+                except Exception as error:
+                    if is_transient(error):
+                        raise
+                    log.exception("event keeps failing", consumer=self.name)
+                    await publish_dead_letter(self.broker, record, consumer=self.name, error=error)
+                else:
+                    EVENTS_HANDLED.labels(self.name, "handled").inc()
+
+
+class PublishFailedError(Exception):
+    """Kafka did not acknowledge the event in time; the caller should answer 503."""
+
+
+async def publish_event(broker: KafkaBroker, event: Event, *, timeout: float) -> None:
+    """Publish and wait for the acknowledgement of every in-sync replica, within ``timeout``."""
+    try:
+        await asyncio.wait_for(
+            broker.publish(
+                event.to_bytes(),
+                event.data.topic,
+                key=event.data.key.encode(),
+                headers=event.headers(),
+            ),
+            timeout,
+        )
+    except (TimeoutError, KafkaError, OSError) as error:
+        raise PublishFailedError(
+            f"{event.envelope.event_type} not acknowledged: {error!r}"
+        ) from error

@@ -1,0 +1,182 @@
+"""The transactional outbox: write an event with the state change, publish it after the commit.
+
+``enqueue`` inserts the event in the caller's transaction. The ``OutboxRelay`` (one active per
+database, elected with an advisory lock) publishes pending rows in id order with the idempotent
+producer and marks them published. If Kafka is down the rows wait, with backoff, and go when it is
+back; if the process dies between commit and publish, the rows are still pending and the next relay
+publishes them. Delivery is at least once: consumers deduplicate by ``event_id``.
+
+Order: rows are published in id order. Write the outbox row *after* updating (and so locking) the
+entity row, so two changes of one entity get ids in commit order.
+"""
+
+import asyncio
+import contextlib
+import time
+from datetime import timedelta
+
+import asyncpg
+from faststream.kafka import KafkaBroker
+from prometheus_client import Counter
+
+from talent_shared.db import Connection, Pool
+from talent_shared.events import Event
+from talent_shared.logging import get_logger
+
+RELAY_LOCK_ID = 7_461_722_002
+PUBLISHED_RETENTION = timedelta(days=7)
+PRUNE_EVERY = timedelta(minutes=10)
+
+log = get_logger(__name__)
+
+OUTBOX_PUBLISHED = Counter("talent_outbox_published_total", "Outbox events published to Kafka")
+OUTBOX_FAILURES = Counter("talent_outbox_publish_failures_total", "Failed outbox publish attempts")
+
+
+async def enqueue(connection: Connection, event: Event) -> None:
+    """Add ``event`` to the outbox inside the caller's transaction."""
+    await connection.execute(
+        """INSERT INTO outbox (event_id, topic, message_key, event_type, payload, headers)
+           VALUES ($1, $2, $3, $4, $5, $6)""",
+        event.event_id,
+        event.data.topic,
+        event.data.key,
+        event.envelope.event_type,
+        event.to_bytes(),
+        event.headers(),
+    )
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        pool: Pool,
+        broker: KafkaBroker,
+        *,
+        batch_size: int = 200,
+        poll_interval_seconds: float = 0.5,
+        publish_timeout_seconds: float = 10.0,
+        max_backoff_seconds: float = 30.0,
+    ) -> None:
+        self._pool = pool
+        self._broker = broker
+        self._batch_size = batch_size
+        self._poll_interval = poll_interval_seconds
+        self._publish_timeout = publish_timeout_seconds
+        self._max_backoff = max_backoff_seconds
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._last_prune = 0.0
+
+    def wake(self) -> None:
+        """Publish soon: call after committing a transaction that enqueued events."""
+        self._wake.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                published = await self.publish_pending()
+            except Exception:  # database down: keep the loop alive, try again later
+                log.exception("outbox relay cycle failed")
+                published = 0
+            if published < self._batch_size:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self._poll_interval)
+                self._wake.clear()
+
+    async def publish_pending(self) -> int:
+        """One relay cycle: publish the oldest pending rows; returns how many were published."""
+        async with self._pool.acquire() as connection, connection.transaction():
+            if not await connection.fetchval("SELECT pg_try_advisory_xact_lock($1)", RELAY_LOCK_ID):
+                return 0  # another replica's relay is publishing
+            rows = await connection.fetch(
+                """SELECT id, topic, message_key, payload, headers, attempts,
+                          next_attempt_at > now() AS backing_off
+                   FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1""",
+                self._batch_size,
+            )
+            if not rows or rows[0]["backing_off"]:
+                return 0
+            published, error = await self._publish_in_order(rows)
+            if published:
+                await connection.execute(
+                    """UPDATE outbox SET published_at = now(), attempts = attempts + 1
+                       WHERE id = ANY($1::bigint[])""",
+                    published,
+                )
+            if len(published) < len(rows):
+                await self._record_failure(connection, rows[len(published)], error)
+            await self._prune_now_and_then(connection)
+        OUTBOX_PUBLISHED.inc(len(published))
+        return len(published)
+
+    async def _publish_in_order(
+        self, rows: list[asyncpg.Record]
+    ) -> tuple[list[int], BaseException | None]:
+        """Send every row without waiting in between, then keep the prefix Kafka acknowledged.
+
+        Rows after the first failure are not marked published, even if Kafka took them; they are
+        sent again after the failed one (consumers deduplicate), so no row overtakes an earlier one.
+        """
+        futures = []
+        error: BaseException | None = None
+        for row in rows:
+            try:
+                futures.append(
+                    await asyncio.wait_for(
+                        self._broker.publish(
+                            row["payload"],
+                            row["topic"],
+                            key=row["message_key"].encode(),
+                            headers=row["headers"],
+                            no_confirm=True,
+                        ),
+                        self._publish_timeout,
+                    )
+                )
+            except Exception as publish_error:
+                error = publish_error
+                break
+        published: list[int] = []
+        for row, future in zip(rows, futures, strict=False):
+            try:
+                await asyncio.wait_for(future, self._publish_timeout)
+            except Exception as confirm_error:
+                error = confirm_error
+                break
+            published.append(row["id"])
+        return published, error
+
+    async def _record_failure(
+        self, connection: Connection, row: asyncpg.Record, error: BaseException | None
+    ) -> None:
+        backoff = min(self._max_backoff, 0.5 * 2 ** min(row["attempts"], 10))
+        await connection.execute(
+            """UPDATE outbox SET attempts = attempts + 1, last_error = $2,
+                      next_attempt_at = now() + make_interval(secs => $3)
+               WHERE id = $1""",
+            row["id"],
+            repr(error)[:1000],
+            backoff,
+        )
+        OUTBOX_FAILURES.inc()
+        log.warning("outbox publish failed, will retry", outbox_id=row["id"], backoff=backoff)
+
+    async def _prune_now_and_then(self, connection: Connection) -> None:
+        """Delete long-published rows, at most once per ``PRUNE_EVERY``."""
+        now = time.monotonic()
+        if now - self._last_prune < PRUNE_EVERY.total_seconds():
+            return
+        self._last_prune = now
+        await connection.execute(
+            "DELETE FROM outbox WHERE published_at < now() - $1::interval", PUBLISHED_RETENTION
+        )
