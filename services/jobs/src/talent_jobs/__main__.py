@@ -1,0 +1,14 @@
+"""`python -m talent_jobs [serve|migrate]`."""
+
+from talent_shared.runtime import run_service
+
+from talent_jobs.app import create_app
+from talent_jobs.settings import JobsSettings
+
+
+def main() -> None:
+    run_service(JobsSettings(), create_app, migrations="talent_jobs")  # type: ignore[arg-type]
+
+
+if __name__ == "__main__":
+    main()

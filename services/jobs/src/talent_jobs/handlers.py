@@ -1,0 +1,35 @@
+"""Every Kafka subscriber of the jobs service, registered in this one place."""
+
+from collections.abc import Sequence
+
+from faststream.kafka.annotations import KafkaMessage
+from talent_shared.events import VIEWS_TOPIC, Event
+from talent_shared.kafka import EventConsumer, subscriber_options
+from talent_shared.runtime import Runtime
+
+from talent_jobs import service
+from talent_jobs.settings import JobsSettings
+
+RECENTLY_VIEWED = "recently-viewed-projector"
+
+
+def register_subscribers(runtime: Runtime) -> None:
+    settings = runtime.settings
+    assert isinstance(settings, JobsSettings)
+
+    async def project(events: Sequence[Event]) -> None:
+        await service.apply_job_views(
+            pool=runtime.pool, events=events, kept=settings.recently_viewed_kept
+        )
+
+    projector = EventConsumer(name=RECENTLY_VIEWED, broker=runtime.broker, handler=project)
+
+    @runtime.broker.subscriber(  # type: ignore[untyped-decorator]
+        VIEWS_TOPIC,
+        batch=True,
+        max_records=500,
+        batch_timeout_ms=50,
+        **subscriber_options(settings, RECENTLY_VIEWED),
+    )
+    async def on_job_views(message: KafkaMessage) -> None:
+        await projector.consume(message)

@@ -1,0 +1,13 @@
+from typing import ClassVar
+
+from pydantic import Field
+from talent_shared.settings import ServiceSettings
+
+
+class JobsSettings(ServiceSettings):
+    service_name: ClassVar[str] = "jobs"
+
+    database_url: str = "postgresql://talent:talent@127.0.0.1:5432/jobs"
+    http_port: int = 8002
+    # Jobs kept per visitor in the recently-viewed projection (the API serves at most 50).
+    recently_viewed_kept: int = Field(default=50, ge=50)

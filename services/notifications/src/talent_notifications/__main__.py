@@ -1,0 +1,14 @@
+"""`python -m talent_notifications [serve|migrate]`."""
+
+from talent_shared.runtime import run_service
+
+from talent_notifications.app import create_app
+from talent_notifications.settings import NotificationsSettings
+
+
+def main() -> None:
+    run_service(NotificationsSettings(), create_app, migrations="talent_notifications")  # type: ignore[arg-type]
+
+
+if __name__ == "__main__":
+    main()

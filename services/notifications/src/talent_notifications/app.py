@@ -1,0 +1,18 @@
+from fastapi import FastAPI
+from talent_shared.runtime import create_service_app
+
+from talent_notifications import handlers
+from talent_notifications.settings import NotificationsSettings
+
+DESCRIPTION = """Welcome, job-alert and digest emails, and the delivery log."""
+
+
+def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
+    return create_service_app(
+        settings or NotificationsSettings(),
+        description=DESCRIPTION,
+        migrations_package="talent_notifications",
+        routers=[],
+        register_subscribers=handlers.register_subscribers,
+        with_outbox=False,
+    )
