@@ -1,0 +1,68 @@
+"""One settings class per service: contract defaults, environment always wins."""
+
+import pytest
+from pydantic import ValidationError
+
+from talent_jobs.settings import JobsSettings
+from talent_notifications.settings import NotificationsSettings
+from talent_signup.settings import SignupSettings
+
+
+def test_contract_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("KAFKA_BOOTSTRAP_SERVERS", "SMTP_HOST", "SMTP_PORT", "DATABASE_URL", "HTTP_PORT"):
+        monkeypatch.delenv(name, raising=False)
+    settings = JobsSettings()
+    assert settings.kafka_bootstrap_servers == "127.0.0.1:9092"
+    assert settings.smtp_host == "127.0.0.1"
+    assert settings.smtp_port == 1025
+    assert settings.database_url.endswith("@127.0.0.1:5432/jobs")
+
+
+@pytest.mark.parametrize(
+    ("settings_class", "port", "database"),
+    [
+        (SignupSettings, 8001, "signup"),
+        (JobsSettings, 8002, "jobs"),
+        (NotificationsSettings, 8003, "notifications"),
+    ],
+)
+def test_each_service_has_its_port_and_database(
+    monkeypatch: pytest.MonkeyPatch, settings_class: type[JobsSettings], port: int, database: str
+) -> None:
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("HTTP_PORT", raising=False)
+    settings = settings_class()
+    assert settings.http_port == port
+    assert settings.database_url.endswith(f"/{database}")
+
+
+def test_environment_wins_over_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "kafka:29092")
+    monkeypatch.setenv("HTTP_PORT", "9999")
+    monkeypatch.setenv("SMTP_STARTTLS", "true")
+    monkeypatch.setenv("LOG_LEVEL", "DEBUG")
+    settings = JobsSettings()
+    assert settings.kafka_bootstrap_servers == "kafka:29092"
+    assert settings.http_port == 9999
+    assert settings.smtp_starttls is True
+    assert settings.log_level == "DEBUG"
+
+
+def test_production_without_secrets_fails_fast(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENVIRONMENT", "production")
+    monkeypatch.delenv("ADMIN_API_TOKEN", raising=False)
+    monkeypatch.delenv("TOKEN_SECRET", raising=False)
+    with pytest.raises(ValidationError, match="ADMIN_API_TOKEN"):
+        JobsSettings()
+
+
+def test_production_with_secrets_starts(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENVIRONMENT", "production")
+    monkeypatch.setenv("ADMIN_API_TOKEN", "a-real-token")
+    monkeypatch.setenv("TOKEN_SECRET", "a-real-secret")
+    assert JobsSettings().admin_api_token.get_secret_value() == "a-real-token"
+
+
+def test_consumer_groups_are_named_per_service_with_prefix() -> None:
+    settings = JobsSettings(kafka_consumer_group_prefix="ci.")
+    assert settings.consumer_group("projector") == "ci.jobs.projector"

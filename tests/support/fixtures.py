@@ -1,0 +1,91 @@
+"""pytest fixtures shared by every test folder (loaded by the root conftest.py)."""
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TypeVar
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from faststream.kafka import KafkaBroker
+
+from talent_jobs.app import create_app as create_jobs_app
+from talent_jobs.settings import JobsSettings
+from talent_shared.db import Pool, apply_migrations, create_pool, shared_migrations
+from talent_shared.kafka import create_broker
+from talent_shared.settings import DEVELOPMENT_ADMIN_TOKEN, ServiceSettings
+from tests.support.infra import fresh_database, require_infrastructure
+
+S = TypeVar("S", bound=ServiceSettings)
+
+ADMIN_HEADERS = {"Authorization": f"Bearer {DEVELOPMENT_ADMIN_TOKEN}"}
+
+
+@pytest.fixture(scope="session")
+def infrastructure() -> None:
+    """Fail (never skip) when the real Kafka broker or PostgreSQL is not running."""
+    require_infrastructure()
+
+
+def settings_for_test(cls: type[S], database_url: str, **overrides: object) -> S:
+    """Settings of a service under test: its own database and consumer groups of its own."""
+    values: dict[str, object] = {
+        "database_url": database_url,
+        "kafka_consumer_group_prefix": f"test-{uuid.uuid4().hex[:8]}.",
+        "graceful_timeout_seconds": 3.0,
+        "kafka_publish_timeout_seconds": 3.0,
+        **overrides,
+    }
+    return cls(**values)  # type: ignore[arg-type]
+
+
+@asynccontextmanager
+async def running(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """Run the app's lifespan (pool, migrations, broker, relay) and give an HTTP client to it."""
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield client
+
+
+@pytest.fixture(scope="module")
+async def jobs_database(infrastructure: None) -> AsyncIterator[str]:
+    async with fresh_database("jobs") as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+async def jobs_app(jobs_database: str) -> FastAPI:
+    return create_jobs_app(settings_for_test(JobsSettings, jobs_database))
+
+
+@pytest.fixture(scope="module")
+async def jobs(jobs_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client to a jobs service running on the real broker and a fresh database."""
+    async with running(jobs_app) as client:
+        yield client
+
+
+@pytest.fixture
+async def shared_pool(infrastructure: None) -> AsyncIterator[Pool]:
+    """A pool on a fresh database holding the shared library's tables (outbox, inbox)."""
+    async with fresh_database("shared") as url:
+        pool = await create_pool(url, max_size=4)
+        await apply_migrations(pool, shared_migrations())
+        try:
+            yield pool
+        finally:
+            await pool.close()
+
+
+@pytest.fixture
+async def kafka_broker(infrastructure: None) -> AsyncIterator[KafkaBroker]:
+    """A connected FastStream broker built by the shared factory (no subscribers started)."""
+    broker = create_broker(ServiceSettings())
+    await broker.connect()
+    try:
+        yield broker
+    finally:
+        await broker.stop()

@@ -1,0 +1,76 @@
+"""Talking to the real local infrastructure that `make test` starts (deploy/local/infra.sh)."""
+
+import asyncio
+import os
+import socket
+import subprocess
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import asyncpg
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+INFRA_SCRIPT = REPO_ROOT / "deploy" / "local" / "infra.sh"
+KAFKA_BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+POSTGRES_ADMIN_URL = os.environ.get(
+    "TEST_POSTGRES_URL", "postgresql://talent:talent@127.0.0.1:5432/postgres"
+)
+
+
+def port_answers(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def require_infrastructure() -> None:
+    host, port = KAFKA_BOOTSTRAP.split(",")[0].rsplit(":", 1)
+    needed = {"Kafka": (host, int(port)), "PostgreSQL": ("127.0.0.1", 5432)}
+    missing = [name for name, address in needed.items() if not port_answers(*address)]
+    if missing:
+        raise RuntimeError(
+            f"{', '.join(missing)} not reachable: run the tests with `make test`, "
+            "which starts the local infrastructure first"
+        )
+
+
+def infra(*args: str) -> None:
+    """Run deploy/local/infra.sh (used by tests that stop and start a real broker)."""
+    subprocess.run(["bash", str(INFRA_SCRIPT), *args], check=True, capture_output=True)
+
+
+def database_url(name: str) -> str:
+    return POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
+@asynccontextmanager
+async def fresh_database(prefix: str) -> AsyncIterator[str]:
+    """A new, empty database for one test or module; dropped afterwards."""
+    name = f"test_{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(POSTGRES_ADMIN_URL)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    try:
+        yield database_url(name)
+    finally:
+        admin = await asyncpg.connect(POSTGRES_ADMIN_URL)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+async def eventually(check, *, timeout: float = 10.0, interval: float = 0.1):  # type: ignore[no-untyped-def]
+    """Poll ``check`` (an async callable) until it returns a truthy value or time runs out."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        result = await check()
+        if result or asyncio.get_running_loop().time() > deadline:
+            return result
+        await asyncio.sleep(interval)
