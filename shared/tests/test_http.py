@@ -23,12 +23,12 @@ class Echo(BaseModel):
 
 def build_app(*, ready: bool) -> FastAPI:
     app = FastAPI()
-    app.state.settings = ServiceSettings(admin_api_token="s3cret")  # type: ignore[arg-type]
+    app.state.settings = ServiceSettings(admin_api_token="s3cret")
 
     async def database() -> bool:
         return ready
 
-    install_common_http(app, service="test", readiness=[database])
+    install_common_http(app, service="test", readiness={"database": database})
 
     @app.post("/echo")
     async def echo(body: Echo) -> Echo:

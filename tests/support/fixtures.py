@@ -8,7 +8,6 @@ from typing import TypeVar
 import httpx
 import pytest
 from fastapi import FastAPI
-
 from faststream.kafka import KafkaBroker
 
 from talent_jobs.app import create_app as create_jobs_app

@@ -1,11 +1,12 @@
 """Raw aiokafka clients for tests: publish exactly the bytes a scenario needs, read topics back."""
 
 import asyncio
-import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import TypeAlias
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from tests.support.infra import KAFKA_BOOTSTRAP
 
@@ -20,36 +21,50 @@ async def raw_producer() -> AsyncIterator[AIOKafkaProducer]:
         await producer.stop()
 
 
+async def partitions_of(topic: str) -> list[int]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=KAFKA_BOOTSTRAP)
+    await admin.start()
+    try:
+        [description] = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    return sorted(partition["partition"] for partition in description["partitions"])
+
+
 @asynccontextmanager
-async def topic_reader(topic: str) -> AsyncIterator[AIOKafkaConsumer]:
-    """A consumer positioned at the current end of ``topic``: it sees only what comes next."""
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=KAFKA_BOOTSTRAP,
-        group_id=f"test-reader-{uuid.uuid4().hex}",
-        auto_offset_reset="latest",
-        enable_auto_commit=False,
-    )
+async def topic_reader(
+    topic: str, *, from_beginning: bool = False
+) -> AsyncIterator[AIOKafkaConsumer]:
+    """A consumer at the current end of ``topic`` (it sees what comes next), or at its start.
+
+    It takes every partition itself, without a consumer group, so no group coordinator (slow to
+    come back after a broker restart) stands between the test and the topic.
+    """
+    consumer = AIOKafkaConsumer(bootstrap_servers=KAFKA_BOOTSTRAP, enable_auto_commit=False)
     await consumer.start()
     try:
-        # Wait for the partition assignment, so "latest" is fixed before the test acts.
-        while not consumer.assignment():
-            await asyncio.sleep(0.05)
-        for partition in consumer.assignment():
-            await consumer.position(partition)
+        async with asyncio.timeout(30):
+            partitions = [TopicPartition(topic, p) for p in await partitions_of(topic)]
+            consumer.assign(partitions)
+            if from_beginning:
+                await consumer.seek_to_beginning(*partitions)
+            else:
+                await consumer.seek_to_end(*partitions)
+            for partition in partitions:
+                await consumer.position(partition)  # fix the position before the test acts
         yield consumer
     finally:
         await consumer.stop()
 
 
+Record: TypeAlias = "ConsumerRecord[bytes, bytes]"
+
+
 async def read_until(
-    consumer: AIOKafkaConsumer,
-    predicate,
-    *,
-    timeout: float = 15.0,  # type: ignore[no-untyped-def]
-) -> list[ConsumerRecord]:  # type: ignore[type-arg]
+    consumer: AIOKafkaConsumer, predicate: Callable[[Record], bool], *, timeout: float = 15.0
+) -> list[Record]:
     """Read records until one matches ``predicate``; returns all records read."""
-    seen: list[ConsumerRecord] = []  # type: ignore[type-arg]
+    seen: list[Record] = []
     deadline = asyncio.get_running_loop().time() + timeout
     while asyncio.get_running_loop().time() < deadline:
         batches = await consumer.getmany(timeout_ms=200)

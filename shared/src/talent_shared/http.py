@@ -3,7 +3,7 @@
 import hmac
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response, status
@@ -87,7 +87,9 @@ async def _no_receive() -> Message:
     return {"type": "http.disconnect"}
 
 
-def install_common_http(app: FastAPI, *, service: str, readiness: list[ReadinessCheck]) -> None:
+def install_common_http(
+    app: FastAPI, *, service: str, readiness: Mapping[str, ReadinessCheck]
+) -> None:
     """Probes, metrics, the body limit and a JSON 500 that never leaks internals."""
     app.add_middleware(BodySizeLimitMiddleware)
     app.include_router(_probe_router(readiness))
@@ -107,7 +109,7 @@ def install_common_http(app: FastAPI, *, service: str, readiness: list[Readiness
         return JSONResponse({"detail": "internal server error"}, status_code=500)
 
 
-def _probe_router(readiness: list[ReadinessCheck]) -> APIRouter:
+def _probe_router(readiness: Mapping[str, ReadinessCheck]) -> APIRouter:
     router = APIRouter(tags=["operations"])
 
     @router.get("/healthz", summary="The process is alive")
@@ -120,7 +122,7 @@ def _probe_router(readiness: list[ReadinessCheck]) -> APIRouter:
         responses={503: {"description": "a dependency is unreachable"}},
     )
     async def readyz(response: Response) -> dict[str, str]:
-        results = {check.__name__: await check() for check in readiness}
+        results = {name: await check() for name, check in readiness.items()}
         if not all(results.values()):
             response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
         return {name: "ok" if ok else "unreachable" for name, ok in results.items()}

@@ -129,7 +129,9 @@ def create_service_app(
     app.state.settings = settings
     app.state.runtime = runtime
     install_common_http(
-        app, service=settings.service_name, readiness=[runtime.database_ready, runtime.kafka_ready]
+        app,
+        service=settings.service_name,
+        readiness={"database": runtime.database_ready, "kafka": runtime.kafka_ready},
     )
     for router in routers:
         app.include_router(router)

@@ -1,9 +1,8 @@
 """`python -m talent_jobs [serve|migrate]`."""
 
-from talent_shared.runtime import run_service
-
 from talent_jobs.app import create_app
 from talent_jobs.settings import JobsSettings
+from talent_shared.runtime import run_service
 
 
 def main() -> None:

@@ -4,12 +4,12 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Path, Query, status
-from talent_shared.http import AdminOnly, CorrelationId
-from talent_shared.kafka import PublishFailedError
-from talent_shared.runtime import RuntimeDep
 
 from talent_jobs import service
 from talent_jobs.models import Job, JobCreate, JobViewAccepted, JobViewIn, RecentlyViewed, VisitorId
+from talent_shared.http import AdminOnly, CorrelationId
+from talent_shared.kafka import PublishFailedError
+from talent_shared.runtime import RuntimeDep
 
 router = APIRouter(prefix="/v1")
 

@@ -1,8 +1,8 @@
 from fastapi import FastAPI
-from talent_shared.runtime import create_service_app
 
 from talent_jobs import api, handlers
 from talent_jobs.settings import JobsSettings
+from talent_shared.runtime import create_service_app
 
 DESCRIPTION = """The job catalogue, featured jobs, job-view events and the recently-viewed
 projection.

@@ -3,12 +3,12 @@
 from collections.abc import Sequence
 
 from faststream.kafka.annotations import KafkaMessage
-from talent_shared.events import VIEWS_TOPIC, Event
-from talent_shared.kafka import EventConsumer, subscriber_options
-from talent_shared.runtime import Runtime
 
 from talent_jobs import service
 from talent_jobs.settings import JobsSettings
+from talent_shared.events import VIEWS_TOPIC, Event
+from talent_shared.kafka import EventConsumer, subscriber_options
+from talent_shared.runtime import Runtime
 
 RECENTLY_VIEWED = "recently-viewed-projector"
 

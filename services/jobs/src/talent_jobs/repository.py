@@ -4,6 +4,7 @@ from datetime import datetime
 from uuid import UUID
 
 import asyncpg
+
 from talent_shared.db import Connection
 
 JOB_COLUMNS = """job_id, title, category, location, description, employment_type, featured,

@@ -6,13 +6,13 @@ from uuid import UUID, uuid4
 
 import asyncpg
 from faststream.kafka import KafkaBroker
+
+from talent_jobs import repository
+from talent_jobs.models import Job, JobCreate, JobViewIn, RecentlyViewed, RecentlyViewedJob
 from talent_shared.db import Pool
 from talent_shared.events import Event, JobPosted, JobViewed, new_event
 from talent_shared.kafka import publish_event
 from talent_shared.outbox import OutboxRelay, enqueue
-
-from talent_jobs import repository
-from talent_jobs.models import Job, JobCreate, JobViewIn, RecentlyViewed, RecentlyViewedJob
 
 PRODUCER = "jobs"
 

@@ -1,6 +1,7 @@
 from typing import ClassVar
 
 from pydantic import Field
+
 from talent_shared.settings import ServiceSettings
 
 

@@ -1,9 +1,8 @@
 """`python -m talent_notifications [serve|migrate]`."""
 
-from talent_shared.runtime import run_service
-
 from talent_notifications.app import create_app
 from talent_notifications.settings import NotificationsSettings
+from talent_shared.runtime import run_service
 
 
 def main() -> None:

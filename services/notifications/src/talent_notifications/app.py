@@ -1,8 +1,8 @@
 from fastapi import FastAPI
-from talent_shared.runtime import create_service_app
 
 from talent_notifications import handlers
 from talent_notifications.settings import NotificationsSettings
+from talent_shared.runtime import create_service_app
 
 DESCRIPTION = """Welcome, job-alert and digest emails, and the delivery log."""
 

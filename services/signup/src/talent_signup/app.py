@@ -1,6 +1,6 @@
 from fastapi import FastAPI
-from talent_shared.runtime import create_service_app
 
+from talent_shared.runtime import create_service_app
 from talent_signup import handlers
 from talent_signup.settings import SignupSettings
 

@@ -1,0 +1,46 @@
+# The two commands a newcomer needs: `make up` (run the whole stack) and `make test` (every test).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+UV_VERSION := 0.13.8
+UV := .local/bootstrap/bin/uv
+export UV
+
+.PHONY: help up down logs status test lint format sync
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(UV):
+	@command -v python3 >/dev/null || { echo "python3 (3.11+) is required" >&2; exit 1; }
+	python3 -m venv .local/bootstrap
+	.local/bootstrap/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+sync: $(UV) ## install the workspace from uv.lock into .venv
+	$(UV) sync --frozen --quiet
+
+up: sync ## start Kafka, PostgreSQL, the SMTP sink and the three services; wait until ready
+	bash deploy/local/infra.sh start
+	bash deploy/local/services.sh start
+	@echo "mail sink: .local/mail (Maildir)   logs: make logs   stop: make down"
+
+down: ## stop the services and everything `make up` or `make test` started
+	-bash deploy/local/services.sh stop
+	bash deploy/local/infra.sh stop
+
+status: ## what is running
+	@bash deploy/local/services.sh status; bash deploy/local/infra.sh status
+
+logs: ## follow the services' logs
+	@tail -n 50 -F .local/logs/*.log
+
+lint: sync ## ruff and mypy
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen ruff format --check .
+	$(UV) run --frozen mypy .
+
+format: sync ## apply ruff's fixes and formatting
+	$(UV) run --frozen ruff check --fix .
+	$(UV) run --frozen ruff format .
+
+test: lint ## lint, start the infrastructure when needed, run every test
+	bash deploy/local/test.sh

@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# Runs the three services as background processes on this machine (no Docker).
+#
+#   deploy/local/services.sh start    start signup, jobs and notifications; wait until /readyz is 200
+#   deploy/local/services.sh stop     SIGTERM (graceful), SIGKILL after a bound
+#   deploy/local/services.sh status
+#
+# Every setting comes from the environment (see README, Configuration), so a value the caller set
+# always wins. DATABASE_URL and HTTP_PORT differ per service: set SIGNUP_DATABASE_URL,
+# JOBS_HTTP_PORT, ... to override one service; a plain DATABASE_URL would point all three at one
+# database. Logs go to .local/logs/<service>.log, pid files to .local/run/.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$ROOT"
+RUN_DIR="$ROOT/.local/run"
+LOG_DIR="$ROOT/.local/logs"
+PYTHON="$ROOT/.venv/bin/python"
+SERVICES=(signup jobs notifications)
+READY_TIMEOUT="${READY_TIMEOUT:-90}"
+STOP_TIMEOUT=30
+
+say() { echo "services: $*"; }
+die() { echo "services: ERROR: $*" >&2; exit 1; }
+
+default_port() {
+  case "$1" in signup) echo 8001 ;; jobs) echo 8002 ;; notifications) echo 8003 ;; esac
+}
+
+# The service's own override (JOBS_HTTP_PORT), else HTTP_PORT, else the contract's port.
+port_of() {
+  local override="${1^^}_HTTP_PORT"
+  echo "${!override:-${HTTP_PORT:-$(default_port "$1")}}"
+}
+
+pid_of() {
+  local file="$RUN_DIR/$1.pid" pid
+  [[ -f "$file" ]] || return 1
+  pid="$(cat "$file")"
+  if kill -0 "$pid" 2>/dev/null && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "talent_$1"; then
+    echo "$pid"
+  else
+    rm -f "$file"
+    return 1
+  fi
+}
+
+start_one() {
+  local service="$1" upper="${1^^}" pid
+  if pid="$(pid_of "$service")"; then
+    say "$service already running (pid $pid)"
+    return
+  fi
+  local db_var="${upper}_DATABASE_URL"
+  local env_args=("HTTP_PORT=$(port_of "$service")")
+  [[ -n "${!db_var:-}" ]] && env_args+=("DATABASE_URL=${!db_var}")
+  mkdir -p "$RUN_DIR" "$LOG_DIR"
+  env "${env_args[@]}" PYTHONUNBUFFERED=1 setsid nohup "$PYTHON" -m "talent_$service" serve \
+    >>"$LOG_DIR/$service.log" 2>&1 </dev/null &
+  echo $! >"$RUN_DIR/$service.pid"
+  say "$service starting (pid $!, log .local/logs/$service.log)"
+}
+
+wait_ready() {
+  local service="$1" port deadline
+  port="$(port_of "$service")"
+  deadline=$((SECONDS + READY_TIMEOUT))
+  until curl -fsS -o /dev/null "http://127.0.0.1:$port/readyz" 2>/dev/null; do
+    if ! pid_of "$service" >/dev/null; then
+      tail -n 30 "$LOG_DIR/$service.log" >&2 || true
+      die "$service exited during start (log above)"
+    fi
+    if ((SECONDS > deadline)); then
+      tail -n 30 "$LOG_DIR/$service.log" >&2 || true
+      die "$service not ready on port $port after ${READY_TIMEOUT}s (log above)"
+    fi
+    sleep 0.5
+  done
+}
+
+stop_one() {
+  local service="$1" pid deadline
+  pid="$(pid_of "$service")" || { say "$service not running"; return; }
+  kill -TERM "$pid" 2>/dev/null || true
+  deadline=$((SECONDS + STOP_TIMEOUT))
+  while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.2; done
+  if kill -0 "$pid" 2>/dev/null; then
+    say "$service did not stop within ${STOP_TIMEOUT}s; killing it"
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$RUN_DIR/$service.pid"
+  say "$service stopped"
+}
+
+status_one() {
+  local service="$1" pid
+  if pid="$(pid_of "$service")"; then
+    printf '%-14s running  pid %-7s http://127.0.0.1:%s\n' "$service:" "$pid" "$(port_of "$service")"
+  else
+    printf '%-14s stopped\n' "$service:"
+  fi
+}
+
+[[ -x "$PYTHON" ]] || die "no workspace environment at .venv: run 'make up' (it runs uv sync first)"
+
+case "${1:-}" in
+  start)
+    for service in "${SERVICES[@]}"; do start_one "$service"; done
+    for service in "${SERVICES[@]}"; do wait_ready "$service"; done
+    say "all services ready"
+    for service in "${SERVICES[@]}"; do
+      port="$(port_of "$service")"
+      printf '  %-14s http://127.0.0.1:%s   docs http://127.0.0.1:%s/docs\n' "$service" "$port" "$port"
+    done
+    ;;
+  stop) for service in "${SERVICES[@]}"; do stop_one "$service"; done ;;
+  status) for service in "${SERVICES[@]}"; do status_one "$service"; done ;;
+  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+esac

@@ -1,0 +1,84 @@
+"""Run a service as its own OS process, the way `make up` and the containers do."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from tests.support.infra import REPO_ROOT
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@dataclass
+class ServiceProcess:
+    name: str
+    port: int
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def log_lines(self) -> list[str]:
+        return self.log_path.read_text(errors="replace").splitlines()
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"{self.name} exited:\n" + "\n".join(self.log_lines()[-20:]))
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=3).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.25)
+        raise AssertionError(f"{self.name} not ready:\n" + "\n".join(self.log_lines()[-20:]))
+
+    def terminate(self, timeout: float = 30.0) -> int:
+        """SIGTERM, as an orchestrator sends it; returns the exit code."""
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=timeout)
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+
+def start_service(name: str, database_url: str, tmp_path: Path, **env: str) -> ServiceProcess:
+    port = free_port()
+    log_path = tmp_path / f"{name}.log"
+    environment = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "HTTP_PORT": str(port),
+        "HTTP_HOST": "127.0.0.1",
+        "KAFKA_CONSUMER_GROUP_PREFIX": f"test-{uuid.uuid4().hex[:8]}.",
+        "GRACEFUL_TIMEOUT_SECONDS": "5",
+        "PYTHONUNBUFFERED": "1",
+        **env,
+    }
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", f"talent_{name}", "serve"],
+            cwd=REPO_ROOT,
+            env=environment,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    return ServiceProcess(name=name, port=port, process=process, log_path=log_path)
