@@ -13,7 +13,7 @@ from faststream.kafka import KafkaBroker
 from talent_jobs.app import create_app as create_jobs_app
 from talent_jobs.settings import JobsSettings
 from talent_shared.db import Pool, apply_migrations, create_pool, shared_migrations
-from talent_shared.kafka import create_broker
+from talent_shared.kafka import create_broker, ensure_topics
 from talent_shared.settings import DEVELOPMENT_ADMIN_TOKEN, ServiceSettings
 from tests.support.infra import fresh_database, require_infrastructure
 
@@ -23,9 +23,21 @@ ADMIN_HEADERS = {"Authorization": f"Bearer {DEVELOPMENT_ADMIN_TOKEN}"}
 
 
 @pytest.fixture(scope="session")
-def infrastructure() -> None:
-    """Fail (never skip) when the real Kafka broker or PostgreSQL is not running."""
+async def infrastructure() -> None:
+    """Fail (never skip) when the real Kafka broker or PostgreSQL is not running; make sure the
+    contract's topics exist (as a starting service would) so tests can read them at once."""
     require_infrastructure()
+    settings = ServiceSettings()
+    broker = create_broker(settings)
+    await broker.connect()
+    try:
+        await ensure_topics(
+            broker,
+            partitions=settings.kafka_topic_partitions,
+            replication_factor=settings.kafka_replication_factor,
+        )
+    finally:
+        await broker.stop()
 
 
 def settings_for_test(cls: type[S], database_url: str, **overrides: object) -> S:
