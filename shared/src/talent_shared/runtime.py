@@ -5,15 +5,17 @@ of its Kafka subscribers; everything else (start order, readiness, graceful stop
 """
 
 import asyncio
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
-from typing import Annotated, TypeVar
+from typing import ClassVar, TypeVar
 
 import uvicorn
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from faststream.kafka import KafkaBroker
 
 from talent_shared.db import (
+    Migration,
     Pool,
     apply_migrations,
     create_pool,
@@ -30,17 +32,30 @@ from talent_shared.settings import ServiceSettings
 log = get_logger(__name__)
 
 T = TypeVar("T")
+R = TypeVar("R", bound="Runtime")
+S = TypeVar("S", bound=ServiceSettings)
 STARTUP_TIMEOUT_SECONDS = 60.0
 
 
 class Runtime:
-    """What a running service holds; routes reach it through the dependencies below."""
+    """What a running service holds. Each service subclasses it once, naming its migrations,
+    whether it relays an outbox, and registering all of its Kafka subscribers in one place."""
+
+    migrations_package: ClassVar[str]
+    with_outbox: ClassVar[bool] = False
 
     def __init__(self, settings: ServiceSettings) -> None:
         self.settings = settings
         self.broker: KafkaBroker = create_broker(settings)
         self._pool: Pool | None = None
         self._relay: OutboxRelay | None = None
+        self.register_subscribers()
+
+    def register_subscribers(self) -> None:
+        """Register every subscriber of the service on ``self.broker`` (before it starts)."""
+
+    async def on_started(self) -> None:
+        """Called once the database, the broker and the relay are up, before traffic comes."""
 
     @property
     def pool(self) -> Pool:
@@ -54,7 +69,34 @@ class Runtime:
             raise RuntimeError("this service has no outbox relay")
         return self._relay
 
-    async def connect_broker(self) -> None:
+    async def start(self, stack: AsyncExitStack) -> None:
+        """Start in dependency order; ``stack`` stops them in reverse (relay, broker, pool)."""
+        settings = self.settings
+        self._pool = await _retry_until(
+            "database",
+            lambda: create_pool(settings.database_url, max_size=settings.database_pool_max_size),
+            STARTUP_TIMEOUT_SECONDS,
+        )
+        stack.push_async_callback(self._pool.close)
+        if settings.migrate_on_start:
+            await apply_migrations(self._pool, all_migrations(self.migrations_package))
+
+        await _retry_until("kafka", self._connect_broker, STARTUP_TIMEOUT_SECONDS)
+        stack.push_async_callback(self.broker.stop)
+        await ensure_topics(
+            self.broker,
+            partitions=settings.kafka_topic_partitions,
+            replication_factor=settings.kafka_replication_factor,
+        )
+        await self.broker.start()
+
+        if self.with_outbox:
+            self._relay = OutboxRelay(self._pool, self.broker)
+            self._relay.start()
+            stack.push_async_callback(self._relay.stop)
+        await self.on_started()
+
+    async def _connect_broker(self) -> None:
         try:
             await self.broker.connect()
         except Exception:
@@ -91,31 +133,24 @@ async def migrate(settings: ServiceSettings, migrations_package: str) -> list[st
         "database", lambda: create_pool(settings.database_url, max_size=1), STARTUP_TIMEOUT_SECONDS
     )
     try:
-        return await apply_migrations(pool, _all_migrations(migrations_package))
+        return await apply_migrations(pool, all_migrations(migrations_package))
     finally:
         await pool.close()
 
 
-def _all_migrations(migrations_package: str) -> list:  # type: ignore[type-arg]
+def all_migrations(migrations_package: str) -> list[Migration]:
     return shared_migrations() + migrations_in(migrations_package, namespace="service")
 
 
 def create_service_app(
-    settings: ServiceSettings,
-    *,
-    description: str,
-    migrations_package: str,
-    routers: Sequence[APIRouter],
-    register_subscribers: Callable[[Runtime], None],
-    with_outbox: bool,
+    runtime: Runtime, *, description: str, routers: Sequence[APIRouter]
 ) -> FastAPI:
-    runtime = Runtime(settings)
-    register_subscribers(runtime)
+    settings = runtime.settings
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
-            await _start(runtime, stack, migrations_package, with_outbox)
+            await runtime.start(stack)
             log.info("service started", port=settings.http_port)
             yield
             log.info("service stopping")
@@ -138,41 +173,16 @@ def create_service_app(
     return app
 
 
-async def _start(
-    runtime: Runtime, stack: AsyncExitStack, migrations_package: str, with_outbox: bool
-) -> None:
-    """Start in dependency order; ``stack`` stops them in reverse (relay, broker, pool)."""
-    settings = runtime.settings
-    runtime._pool = await _retry_until(
-        "database",
-        lambda: create_pool(settings.database_url, max_size=settings.database_pool_max_size),
-        STARTUP_TIMEOUT_SECONDS,
-    )
-    stack.push_async_callback(runtime.pool.close)
-    if settings.migrate_on_start:
-        await apply_migrations(runtime.pool, _all_migrations(migrations_package))
+def runtime_of(runtime_class: type[R]) -> Callable[[Request], R]:
+    """A FastAPI dependency giving routes the app's runtime, typed as the service's subclass."""
 
-    await _retry_until("kafka", runtime.connect_broker, STARTUP_TIMEOUT_SECONDS)
-    stack.push_async_callback(runtime.broker.stop)
-    await ensure_topics(
-        runtime.broker,
-        partitions=settings.kafka_topic_partitions,
-        replication_factor=settings.kafka_replication_factor,
-    )
-    await runtime.broker.start()
+    def dependency(request: Request) -> R:
+        runtime = request.app.state.runtime
+        if not isinstance(runtime, runtime_class):
+            raise TypeError(f"app runtime is not a {runtime_class.__name__}")
+        return runtime
 
-    if with_outbox:
-        runtime._relay = OutboxRelay(runtime.pool, runtime.broker)
-        runtime._relay.start()
-        stack.push_async_callback(runtime._relay.stop)
-
-
-def get_runtime(request: Request) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
-    return runtime
-
-
-RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+    return dependency
 
 
 def serve(app: FastAPI, settings: ServiceSettings) -> None:
@@ -187,12 +197,8 @@ def serve(app: FastAPI, settings: ServiceSettings) -> None:
     )
 
 
-def run_service(
-    settings: ServiceSettings, build_app: Callable[[ServiceSettings], FastAPI], migrations: str
-) -> None:
+def run_service(settings: S, build_app: Callable[[S], FastAPI], *, migrations: str) -> None:
     """Entry point of ``python -m talent_<service> [serve|migrate]``."""
-    import sys
-
     configure_logging(service=settings.service_name, level=settings.log_level)
     command = sys.argv[1] if len(sys.argv) > 1 else "serve"
     if command == "migrate":

@@ -6,7 +6,7 @@ from talent_shared.runtime import run_service
 
 
 def main() -> None:
-    run_service(JobsSettings(), create_app, migrations="talent_jobs")  # type: ignore[arg-type]
+    run_service(JobsSettings(), create_app, migrations="talent_jobs")
 
 
 if __name__ == "__main__":

@@ -3,21 +3,43 @@
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, HTTPException, Path, Query, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
+from fastapi.exceptions import RequestValidationError
 
 from talent_jobs import service
-from talent_jobs.models import Job, JobCreate, JobViewAccepted, JobViewIn, RecentlyViewed, VisitorId
+from talent_jobs.models import (
+    Job,
+    JobCreate,
+    JobPage,
+    JobUpdate,
+    JobViewAccepted,
+    JobViewIn,
+    RecentlyViewed,
+    VisitorId,
+)
+from talent_jobs.pagination import InvalidCursorError
+from talent_jobs.repository import JobFilters
+from talent_jobs.runtime import JobsRuntime
 from talent_shared.http import AdminOnly, CorrelationId
 from talent_shared.kafka import PublishFailedError
-from talent_shared.runtime import RuntimeDep
+from talent_shared.runtime import runtime_of
 
 router = APIRouter(prefix="/v1")
 
+Runtime = Annotated[JobsRuntime, Depends(runtime_of(JobsRuntime))]
+JobId = Annotated[UUID, Path(description="The job's id")]
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no job with this id"}}
+CONFLICT: dict[int | str, dict[str, Any]] = {409: {"description": "requisition_id already used"}}
 
 
 def _job_not_found(job_id: UUID) -> HTTPException:
     return HTTPException(status.HTTP_404_NOT_FOUND, f"job {job_id} not found")
+
+
+def _requisition_taken(requisition_id: object) -> HTTPException:
+    return HTTPException(
+        status.HTTP_409_CONFLICT, f"requisition_id {requisition_id} is already used by another job"
+    )
 
 
 @router.post(
@@ -25,22 +47,82 @@ def _job_not_found(job_id: UUID) -> HTTPException:
     status_code=status.HTTP_201_CREATED,
     dependencies=[AdminOnly],
     tags=["jobs"],
-    responses={409: {"description": "requisition_id already used"}},
+    responses=CONFLICT,
 )
-async def create_job(new: JobCreate, runtime: RuntimeDep, correlation_id: CorrelationId) -> Job:
-    """Post a job (admin); emits `JobPosted` through the outbox."""
+async def create_job(new: JobCreate, runtime: Runtime, correlation_id: CorrelationId) -> Job:
+    """Post a job (admin); emits `JobPosted`."""
     try:
         return await service.create_job(
-            pool=runtime.pool, relay=runtime.relay, new=new, correlation_id=correlation_id
+            pool=runtime.pool,
+            relay=runtime.relay,
+            known_jobs=runtime.known_jobs,
+            new=new,
+            correlation_id=correlation_id,
         )
     except service.DuplicateRequisitionError as error:
-        raise HTTPException(
-            status.HTTP_409_CONFLICT, f"requisition_id {error} is already used by another job"
+        raise _requisition_taken(error) from error
+
+
+@router.patch(
+    "/jobs/{job_id}", dependencies=[AdminOnly], tags=["jobs"], responses={**NOT_FOUND, **CONFLICT}
+)
+async def update_job(
+    job_id: JobId, update: JobUpdate, runtime: Runtime, correlation_id: CorrelationId
+) -> Job:
+    """Change some fields of a job (admin); emits `JobUpdated` when something changed."""
+    try:
+        return await service.update_job(
+            pool=runtime.pool,
+            relay=runtime.relay,
+            job_id=job_id,
+            update=update,
+            correlation_id=correlation_id,
+        )
+    except service.JobNotFoundError as error:
+        raise _job_not_found(job_id) from error
+    except service.DuplicateRequisitionError as error:
+        raise _requisition_taken(error) from error
+
+
+@router.post("/jobs/{job_id}/close", dependencies=[AdminOnly], tags=["jobs"], responses=NOT_FOUND)
+async def close_job(job_id: JobId, runtime: Runtime, correlation_id: CorrelationId) -> Job:
+    """Close a job (admin); emits `JobClosed`. Closing a closed job changes nothing."""
+    try:
+        return await service.close_job(
+            pool=runtime.pool, relay=runtime.relay, job_id=job_id, correlation_id=correlation_id
+        )
+    except service.JobNotFoundError as error:
+        raise _job_not_found(job_id) from error
+
+
+@router.get("/jobs", tags=["jobs"])
+async def list_jobs(
+    runtime: Runtime,
+    featured: Annotated[bool | None, Query(description="only featured (or not) jobs")] = None,
+    category: Annotated[str | None, Query(max_length=100, description="exact, any case")] = None,
+    location: Annotated[str | None, Query(max_length=200, description="contains, any case")] = None,
+    q: Annotated[
+        str | None, Query(max_length=200, description="words in title or description")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[
+        str | None, Query(max_length=500, description="next_cursor of a page")
+    ] = None,
+) -> JobPage:
+    """Open jobs, newest first, one page at a time."""
+    filters = JobFilters(featured=featured, category=category, location=location, q=q)
+    try:
+        return await service.list_jobs(
+            pool=runtime.pool, filters=filters, cursor=cursor, limit=limit
+        )
+    except InvalidCursorError as error:
+        raise RequestValidationError(
+            [{"loc": ("query", "cursor"), "msg": str(error), "type": "value_error"}]
         ) from error
 
 
 @router.get("/jobs/{job_id}", tags=["jobs"], responses=NOT_FOUND)
-async def get_job(job_id: UUID, runtime: RuntimeDep) -> Job:
+async def get_job(job_id: JobId, runtime: Runtime) -> Job:
     """One job, closed ones included (see `status`)."""
     try:
         return await service.get_job(pool=runtime.pool, job_id=job_id)
@@ -52,23 +134,20 @@ async def get_job(job_id: UUID, runtime: RuntimeDep) -> Job:
     "/job-views",
     status_code=status.HTTP_202_ACCEPTED,
     tags=["recently viewed"],
-    responses={
-        **NOT_FOUND,
-        503: {"description": "Kafka did not take the event; retry later"},
-    },
+    responses={**NOT_FOUND, 503: {"description": "Kafka did not take the event; retry later"}},
 )
 async def post_job_view(
-    view: JobViewIn, runtime: RuntimeDep, correlation_id: CorrelationId
+    view: JobViewIn, runtime: Runtime, correlation_id: CorrelationId
 ) -> JobViewAccepted:
     """Record that a visitor viewed a job. A 202 means the event is durably in Kafka."""
-    settings = runtime.settings
     try:
         event_id = await service.record_job_view(
             pool=runtime.pool,
             broker=runtime.broker,
+            known_jobs=runtime.known_jobs,
             view=view,
             correlation_id=correlation_id,
-            timeout=settings.kafka_publish_timeout_seconds,
+            timeout=runtime.settings.kafka_publish_timeout_seconds,
         )
     except service.JobNotFoundError as error:
         raise _job_not_found(view.job_id) from error
@@ -84,7 +163,7 @@ async def post_job_view(
 @router.get("/visitors/{visitor_id}/recently-viewed", tags=["recently viewed"])
 async def get_recently_viewed(
     visitor_id: Annotated[VisitorId, Path()],
-    runtime: RuntimeDep,
+    runtime: Runtime,
     limit: Annotated[int, Query(ge=1, le=50)] = 10,
 ) -> RecentlyViewed:
     """Distinct open jobs the visitor viewed, most recent first; an unknown visitor has none."""

@@ -1,6 +1,7 @@
 from fastapi import FastAPI
 
-from talent_jobs import api, handlers
+from talent_jobs import api
+from talent_jobs.runtime import JobsRuntime
 from talent_jobs.settings import JobsSettings
 from talent_shared.runtime import create_service_app
 
@@ -12,10 +13,5 @@ Admin endpoints need `Authorization: Bearer $ADMIN_API_TOKEN`."""
 
 def create_app(settings: JobsSettings | None = None) -> FastAPI:
     return create_service_app(
-        settings or JobsSettings(),
-        description=DESCRIPTION,
-        migrations_package="talent_jobs",
-        routers=[api.router],
-        register_subscribers=handlers.register_subscribers,
-        with_outbox=True,
+        JobsRuntime(settings or JobsSettings()), description=DESCRIPTION, routers=[api.router]
     )

@@ -1,21 +1,22 @@
 """Every Kafka subscriber of the jobs service, registered in this one place."""
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from faststream.kafka.annotations import KafkaMessage
 
 from talent_jobs import service
-from talent_jobs.settings import JobsSettings
 from talent_shared.events import VIEWS_TOPIC, Event
 from talent_shared.kafka import EventConsumer, subscriber_options
-from talent_shared.runtime import Runtime
+
+if TYPE_CHECKING:
+    from talent_jobs.runtime import JobsRuntime
 
 RECENTLY_VIEWED = "recently-viewed-projector"
 
 
-def register_subscribers(runtime: Runtime) -> None:
-    settings = runtime.settings
-    assert isinstance(settings, JobsSettings)
+def register_subscribers(runtime: "JobsRuntime") -> None:
+    settings = runtime.jobs_settings
 
     async def project(events: Sequence[Event]) -> None:
         await service.apply_job_views(
@@ -27,7 +28,7 @@ def register_subscribers(runtime: Runtime) -> None:
     @runtime.broker.subscriber(  # type: ignore[untyped-decorator]
         VIEWS_TOPIC,
         batch=True,
-        max_records=500,
+        max_records=settings.projector_batch_size,
         batch_timeout_ms=50,
         **subscriber_options(settings, RECENTLY_VIEWED),
     )

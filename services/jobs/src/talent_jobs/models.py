@@ -4,7 +4,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 VisitorId = Annotated[
     str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:\-]+$")
@@ -13,22 +20,59 @@ ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1
 MAX_CLOCK_SKEW = timedelta(minutes=5)
 
 
+Category = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Description = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000)
+]
+EmploymentType = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)
+]
+RequisitionId = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)
+]
+
+
 class JobCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     title: ShortText
-    category: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    category: Category
     location: ShortText
-    description: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000)
-    ]
-    employment_type: (
-        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)] | None
-    ) = None
+    description: Description
+    employment_type: EmploymentType | None = None
     featured: bool = False
-    requisition_id: (
-        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)] | None
-    ) = None
+    requisition_id: RequisitionId | None = None
+
+
+class JobUpdate(BaseModel):
+    """A partial update: only the fields sent change; optional fields may be set to null."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: ShortText | None = None
+    category: Category | None = None
+    location: ShortText | None = None
+    description: Description | None = None
+    employment_type: EmploymentType | None = None
+    featured: bool | None = None
+    requisition_id: RequisitionId | None = None
+
+    @field_validator("title", "category", "location", "description", "featured")
+    @classmethod
+    def _required_fields_are_not_null(cls, value: object) -> object:
+        # Runs only for values sent (defaults are not validated): null would erase the field.
+        if value is None:
+            raise ValueError("cannot be null")
+        return value
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> "JobUpdate":
+        if not self.model_fields_set:
+            raise ValueError("send at least one field to change")
+        return self
+
+    def changes(self) -> dict[str, object]:
+        return self.model_dump(include=self.model_fields_set)
 
 
 class Job(BaseModel):
@@ -44,6 +88,13 @@ class Job(BaseModel):
     posted_at: datetime
     updated_at: datetime
     closed_at: datetime | None
+
+
+class JobPage(BaseModel):
+    items: list[Job]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null on the last page."
+    )
 
 
 class JobViewIn(BaseModel):

@@ -1,6 +1,8 @@
 """SQL of the jobs service. Functions take a connection so callers choose the transaction."""
 
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -9,44 +11,122 @@ from talent_shared.db import Connection
 
 JOB_COLUMNS = """job_id, title, category, location, description, employment_type, featured,
                  requisition_id, status, posted_at, updated_at, closed_at"""
+UPDATABLE_COLUMNS = frozenset(
+    {
+        "title",
+        "category",
+        "location",
+        "description",
+        "employment_type",
+        "featured",
+        "requisition_id",
+    }
+)
 
 
-async def insert_job(
-    connection: Connection,
-    *,
-    job_id: UUID,
-    title: str,
-    category: str,
-    location: str,
-    description: str,
-    employment_type: str | None,
-    featured: bool,
-    requisition_id: str | None,
-) -> asyncpg.Record:
+@dataclass(frozen=True)
+class JobFilters:
+    featured: bool | None = None
+    category: str | None = None
+    location: str | None = None
+    q: str | None = None
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where a page ended in the (posted_at DESC, job_id DESC) order."""
+
+    posted_at: datetime
+    job_id: UUID
+
+
+async def insert_job(connection: Connection, *, job_id: UUID, **fields: Any) -> asyncpg.Record:
+    columns = ["job_id", *fields]
+    placeholders = ", ".join(f"${n}" for n in range(1, len(columns) + 1))
     row = await connection.fetchrow(
-        f"""INSERT INTO jobs (job_id, title, category, location, description, employment_type,
-                             featured, requisition_id)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-            RETURNING {JOB_COLUMNS}""",
+        f"INSERT INTO jobs ({', '.join(columns)}) VALUES ({placeholders}) RETURNING {JOB_COLUMNS}",
         job_id,
-        title,
-        category,
-        location,
-        description,
-        employment_type,
-        featured,
-        requisition_id,
+        *fields.values(),
     )
     assert row is not None
     return row
 
 
-async def fetch_job(connection: Connection, job_id: UUID) -> asyncpg.Record | None:
-    return await connection.fetchrow(f"SELECT {JOB_COLUMNS} FROM jobs WHERE job_id = $1", job_id)
+async def fetch_job(
+    connection: Connection, job_id: UUID, *, for_update: bool = False
+) -> asyncpg.Record | None:
+    lock = " FOR UPDATE" if for_update else ""
+    return await connection.fetchrow(
+        f"SELECT {JOB_COLUMNS} FROM jobs WHERE job_id = $1{lock}", job_id
+    )
+
+
+async def update_job(
+    connection: Connection, job_id: UUID, changes: dict[str, Any]
+) -> asyncpg.Record:
+    unknown = set(changes) - UPDATABLE_COLUMNS
+    if unknown:
+        raise ValueError(f"not updatable: {sorted(unknown)}")
+    assignments = ", ".join(f"{column} = ${n}" for n, column in enumerate(changes, start=2))
+    row = await connection.fetchrow(
+        f"""UPDATE jobs SET {assignments}, updated_at = clock_timestamp()
+            WHERE job_id = $1 RETURNING {JOB_COLUMNS}""",
+        job_id,
+        *changes.values(),
+    )
+    assert row is not None
+    return row
+
+
+async def close_job(connection: Connection, job_id: UUID) -> asyncpg.Record | None:
+    """Close an open job; ``None`` when there is no open job with this id."""
+    return await connection.fetchrow(
+        f"""UPDATE jobs SET status = 'closed', closed_at = clock_timestamp(),
+                            updated_at = clock_timestamp()
+            WHERE job_id = $1 AND status = 'open' RETURNING {JOB_COLUMNS}""",
+        job_id,
+    )
 
 
 async def job_exists(connection: Connection, job_id: UUID) -> bool:
     return bool(await connection.fetchval("SELECT true FROM jobs WHERE job_id = $1", job_id))
+
+
+async def all_job_ids(connection: Connection) -> list[UUID]:
+    return [row["job_id"] for row in await connection.fetch("SELECT job_id FROM jobs")]
+
+
+def _like_contains(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+async def list_open_jobs(
+    connection: Connection, *, filters: JobFilters, after: Position | None, limit: int
+) -> list[asyncpg.Record]:
+    """Open jobs, newest first, after ``after`` (keyset pagination: stable under inserts)."""
+    clauses = ["status = 'open'"]
+    args: list[Any] = []
+
+    def param(value: Any) -> str:
+        args.append(value)
+        return f"${len(args)}"
+
+    if filters.featured is not None:
+        clauses.append(f"featured = {param(filters.featured)}")
+    if filters.category:
+        clauses.append(f"lower(category) = lower({param(filters.category)})")
+    if filters.location:
+        clauses.append(f"location ILIKE {param(_like_contains(filters.location))}")
+    if filters.q:
+        clauses.append(f"search @@ websearch_to_tsquery('english', {param(filters.q)})")
+    if after is not None:
+        clauses.append(f"(posted_at, job_id) < ({param(after.posted_at)}, {param(after.job_id)})")
+    return await connection.fetch(
+        f"""SELECT {JOB_COLUMNS} FROM jobs WHERE {" AND ".join(clauses)}
+            ORDER BY posted_at DESC, job_id DESC LIMIT {param(limit)}""",
+        *args,
+    )
 
 
 async def project_views(

@@ -8,9 +8,28 @@ import asyncpg
 from faststream.kafka import KafkaBroker
 
 from talent_jobs import repository
-from talent_jobs.models import Job, JobCreate, JobViewIn, RecentlyViewed, RecentlyViewedJob
-from talent_shared.db import Pool
-from talent_shared.events import Event, JobPosted, JobViewed, new_event
+from talent_jobs.known_jobs import KnownJobs
+from talent_jobs.models import (
+    Job,
+    JobCreate,
+    JobPage,
+    JobUpdate,
+    JobViewIn,
+    RecentlyViewed,
+    RecentlyViewedJob,
+)
+from talent_jobs.pagination import decode_cursor, encode_cursor
+from talent_jobs.repository import JobFilters, Position
+from talent_shared.db import Connection, Pool
+from talent_shared.events import (
+    Event,
+    EventData,
+    JobClosed,
+    JobPosted,
+    JobUpdated,
+    JobViewed,
+    new_event,
+)
 from talent_shared.kafka import publish_event
 from talent_shared.outbox import OutboxRelay, enqueue
 
@@ -25,17 +44,58 @@ class DuplicateRequisitionError(ValueError):
     pass
 
 
-async def create_job(*, pool: Pool, relay: OutboxRelay, new: JobCreate, correlation_id: str) -> Job:
+async def _emit(connection: Connection, data: EventData, correlation_id: str) -> None:
+    await enqueue(connection, new_event(data, producer=PRODUCER, correlation_id=correlation_id))
+
+
+async def create_job(
+    *, pool: Pool, relay: OutboxRelay, known_jobs: KnownJobs, new: JobCreate, correlation_id: str
+) -> Job:
     async with pool.acquire() as connection, connection.transaction():
         try:
             row = await repository.insert_job(connection, job_id=uuid4(), **new.model_dump())
         except asyncpg.UniqueViolationError as error:
             raise DuplicateRequisitionError(new.requisition_id) from error
         job = Job.model_validate(dict(row))
-        posted = JobPosted.model_validate(job.model_dump())
-        await enqueue(
-            connection, new_event(posted, producer=PRODUCER, correlation_id=correlation_id)
-        )
+        await _emit(connection, JobPosted.model_validate(job.model_dump()), correlation_id)
+    known_jobs.add(job.job_id)
+    relay.wake()
+    return job
+
+
+async def update_job(
+    *, pool: Pool, relay: OutboxRelay, job_id: UUID, update: JobUpdate, correlation_id: str
+) -> Job:
+    """Apply a partial update; emits ``JobUpdated`` only when something really changed."""
+    async with pool.acquire() as connection, connection.transaction():
+        current = await repository.fetch_job(connection, job_id, for_update=True)
+        if current is None:
+            raise JobNotFoundError(job_id)
+        changes = {k: v for k, v in update.changes().items() if current[k] != v}
+        if not changes:
+            return Job.model_validate(dict(current))
+        try:
+            row = await repository.update_job(connection, job_id, changes)
+        except asyncpg.UniqueViolationError as error:
+            raise DuplicateRequisitionError(update.requisition_id) from error
+        job = Job.model_validate(dict(row))
+        await _emit(connection, JobUpdated.model_validate(job.model_dump()), correlation_id)
+    relay.wake()
+    return job
+
+
+async def close_job(*, pool: Pool, relay: OutboxRelay, job_id: UUID, correlation_id: str) -> Job:
+    """Close a job; closing a closed job changes nothing and emits nothing."""
+    async with pool.acquire() as connection, connection.transaction():
+        row = await repository.close_job(connection, job_id)
+        if row is None:
+            existing = await repository.fetch_job(connection, job_id)
+            if existing is None:
+                raise JobNotFoundError(job_id)
+            return Job.model_validate(dict(existing))
+        job = Job.model_validate(dict(row))
+        assert job.closed_at is not None
+        await _emit(connection, JobClosed(job_id=job_id, closed_at=job.closed_at), correlation_id)
     relay.wake()
     return job
 
@@ -48,13 +108,33 @@ async def get_job(*, pool: Pool, job_id: UUID) -> Job:
     return Job.model_validate(dict(row))
 
 
-async def record_job_view(
-    *, pool: Pool, broker: KafkaBroker, view: JobViewIn, correlation_id: str, timeout: float
-) -> UUID:
-    """Validate the job, then publish ``JobViewed``; returns once Kafka has acknowledged it."""
+async def list_jobs(*, pool: Pool, filters: JobFilters, cursor: str | None, limit: int) -> JobPage:
+    """One page of open jobs, newest first. Raises ``InvalidCursorError`` for a bad cursor."""
+    after = decode_cursor(cursor) if cursor else None
     async with pool.acquire() as connection:
-        if not await repository.job_exists(connection, view.job_id):
-            raise JobNotFoundError(view.job_id)
+        rows = await repository.list_open_jobs(
+            connection, filters=filters, after=after, limit=limit + 1
+        )
+    jobs = [Job.model_validate(dict(row)) for row in rows[:limit]]
+    next_cursor = None
+    if len(rows) > limit:
+        last = jobs[-1]
+        next_cursor = encode_cursor(Position(posted_at=last.posted_at, job_id=last.job_id))
+    return JobPage(items=jobs, next_cursor=next_cursor)
+
+
+async def record_job_view(
+    *,
+    pool: Pool,
+    broker: KafkaBroker,
+    known_jobs: KnownJobs,
+    view: JobViewIn,
+    correlation_id: str,
+    timeout: float,
+) -> UUID:
+    """Check the job exists, then publish ``JobViewed``; returns once Kafka acknowledged it."""
+    if not await known_jobs.exists(pool, view.job_id):
+        raise JobNotFoundError(view.job_id)
     viewed = JobViewed(
         visitor_id=view.visitor_id,
         job_id=view.job_id,

@@ -12,3 +12,5 @@ class JobsSettings(ServiceSettings):
     http_port: int = 8002
     # Jobs kept per visitor in the recently-viewed projection (the API serves at most 50).
     recently_viewed_kept: int = Field(default=50, ge=50)
+    # Most views the projector applies in one database round trip.
+    projector_batch_size: int = Field(default=500, ge=1)

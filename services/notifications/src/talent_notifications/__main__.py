@@ -6,7 +6,7 @@ from talent_shared.runtime import run_service
 
 
 def main() -> None:
-    run_service(NotificationsSettings(), create_app, migrations="talent_notifications")  # type: ignore[arg-type]
+    run_service(NotificationsSettings(), create_app, migrations="talent_notifications")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 from fastapi import FastAPI
 
-from talent_notifications import handlers
+from talent_notifications.runtime import NotificationsRuntime
 from talent_notifications.settings import NotificationsSettings
 from talent_shared.runtime import create_service_app
 
@@ -9,10 +9,7 @@ DESCRIPTION = """Welcome, job-alert and digest emails, and the delivery log."""
 
 def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
     return create_service_app(
-        settings or NotificationsSettings(),
+        NotificationsRuntime(settings or NotificationsSettings()),
         description=DESCRIPTION,
-        migrations_package="talent_notifications",
         routers=[],
-        register_subscribers=handlers.register_subscribers,
-        with_outbox=False,
     )

@@ -6,7 +6,7 @@ from talent_signup.settings import SignupSettings
 
 
 def main() -> None:
-    run_service(SignupSettings(), create_app, migrations="talent_signup")  # type: ignore[arg-type]
+    run_service(SignupSettings(), create_app, migrations="talent_signup")
 
 
 if __name__ == "__main__":

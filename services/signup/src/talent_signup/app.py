@@ -1,7 +1,7 @@
 from fastapi import FastAPI
 
 from talent_shared.runtime import create_service_app
-from talent_signup import handlers
+from talent_signup.runtime import SignupRuntime
 from talent_signup.settings import SignupSettings
 
 DESCRIPTION = """Talent Network sign-ups: candidates, their alert preferences, consent,
@@ -10,10 +10,5 @@ unsubscribe and erasure."""
 
 def create_app(settings: SignupSettings | None = None) -> FastAPI:
     return create_service_app(
-        settings or SignupSettings(),
-        description=DESCRIPTION,
-        migrations_package="talent_signup",
-        routers=[],
-        register_subscribers=handlers.register_subscribers,
-        with_outbox=True,
+        SignupRuntime(settings or SignupSettings()), description=DESCRIPTION, routers=[]
     )

@@ -8,8 +8,8 @@ CREATE TABLE jobs (
     featured        boolean NOT NULL DEFAULT false,
     requisition_id  text UNIQUE,
     status          text NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'closed')),
-    posted_at       timestamptz NOT NULL DEFAULT now(),
-    updated_at      timestamptz NOT NULL DEFAULT now(),
+    posted_at       timestamptz NOT NULL DEFAULT clock_timestamp(),
+    updated_at      timestamptz NOT NULL DEFAULT clock_timestamp(),
     closed_at       timestamptz
 );
 

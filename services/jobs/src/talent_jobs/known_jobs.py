@@ -1,0 +1,36 @@
+"""Which job ids exist, so validating a job view costs no database query in the common case.
+
+Jobs are never deleted (a closed job keeps its id), so an id once seen stays valid: the cache
+only grows, never goes stale, and needs no invalidation. It is warmed at start, fed by this
+service's own writes, and an id it has not seen (posted through another replica, or unknown) is
+looked up once in the database.
+"""
+
+from uuid import UUID
+
+from talent_jobs import repository
+from talent_shared.db import Pool
+
+
+class KnownJobs:
+    def __init__(self) -> None:
+        self._ids: set[UUID] = set()
+
+    async def warm(self, pool: Pool) -> None:
+        async with pool.acquire() as connection:
+            self._ids.update(await repository.all_job_ids(connection))
+
+    def add(self, job_id: UUID) -> None:
+        self._ids.add(job_id)
+
+    async def exists(self, pool: Pool, job_id: UUID) -> bool:
+        if job_id in self._ids:
+            return True
+        async with pool.acquire() as connection:
+            found = await repository.job_exists(connection, job_id)
+        if found:
+            self._ids.add(job_id)
+        return found
+
+    def __len__(self) -> int:
+        return len(self._ids)
