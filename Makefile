@@ -5,7 +5,7 @@ UV_VERSION := 0.13.8
 UV := .local/bootstrap/bin/uv
 export UV
 
-.PHONY: help up down logs status test lint format sync
+.PHONY: help up down logs seed status test lint format sync
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -21,11 +21,15 @@ sync: $(UV) ## install the workspace from uv.lock into .venv
 up: sync ## start Kafka, PostgreSQL, the SMTP sink and the three services; wait until ready
 	bash deploy/local/infra.sh start
 	bash deploy/local/services.sh start
+	@$(MAKE) --no-print-directory seed
 	@echo "mail sink: .local/mail (Maildir)   logs: make logs   stop: make down"
 
 down: ## stop the services and everything `make up` or `make test` started
 	-bash deploy/local/services.sh stop
 	bash deploy/local/infra.sh stop
+
+seed: ## load the demo job catalogue into the running jobs service (idempotent)
+	@JOBS_URL=http://127.0.0.1:$${JOBS_HTTP_PORT:-$${HTTP_PORT:-8002}} .venv/bin/python deploy/local/seed_jobs.py
 
 status: ## what is running
 	@bash deploy/local/services.sh status; bash deploy/local/infra.sh status

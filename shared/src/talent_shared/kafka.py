@@ -24,7 +24,7 @@ from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.message import KafkaMessage
-from prometheus_client import Counter
+from prometheus_client import Counter, Histogram
 
 from talent_shared.events import (
     TOPICS,
@@ -42,6 +42,13 @@ EVENTS_HANDLED = Counter(
     "talent_events_handled_total",
     "Kafka messages taken off a topic, by consumer and outcome",
     ["consumer", "outcome"],
+)
+
+BATCH_SIZE = Histogram(
+    "talent_consumer_batch_size",
+    "Events handed to a handler at once",
+    ["consumer"],
+    buckets=(1, 2, 5, 10, 25, 50, 100, 250, 500, 1000),
 )
 
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
@@ -197,6 +204,7 @@ class EventConsumer:
         parsed = await self._parse(records_of(message))
         if not parsed:
             return
+        BATCH_SIZE.labels(self.name).observe(len(parsed))
         try:
             await self.retry.run(lambda: self.handler([event for _, event in parsed]))
         except Exception as error:
