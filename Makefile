@@ -5,7 +5,7 @@ UV_VERSION := 0.13.8
 UV := .local/bootstrap/bin/uv
 export UV
 
-.PHONY: help up down logs seed status test lint format sync
+.PHONY: help up down logs seed bench status test lint format sync
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -30,6 +30,12 @@ down: ## stop the services and everything `make up` or `make test` started
 
 seed: ## load the demo job catalogue into the running jobs service (idempotent)
 	@JOBS_URL=http://127.0.0.1:$${JOBS_HTTP_PORT:-$${HTTP_PORT:-8002}} .venv/bin/python deploy/local/seed_jobs.py
+
+bench: sync ## benchmark job-view ingest and the projector against raw baselines
+	@command -v wrk >/dev/null || apt-get install -y -q wrk >/dev/null || \
+		{ echo "bench needs wrk (Debian package wrk)" >&2; exit 1; }
+	bash deploy/local/infra.sh start
+	.venv/bin/python bench/jobs_bench.py
 
 status: ## what is running
 	@bash deploy/local/services.sh status; bash deploy/local/infra.sh status

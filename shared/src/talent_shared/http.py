@@ -4,7 +4,7 @@ import hmac
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response, status
 from fastapi.responses import JSONResponse
@@ -87,21 +87,42 @@ async def _no_receive() -> Message:
     return {"type": "http.disconnect"}
 
 
+class MetricsMiddleware:
+    """Count requests and time them by route template (not raw path: bounded label values)."""
+
+    def __init__(self, app: ASGIApp, service: str) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status_code = 500
+
+        async def recording_send(message: Message) -> None:
+            nonlocal status_code
+            if message["type"] == "http.response.start":
+                status_code = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, recording_send)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            method = scope["method"]
+            HTTP_LATENCY.labels(self.service, method, route).observe(time.perf_counter() - started)
+            HTTP_REQUESTS.labels(self.service, method, route, str(status_code)).inc()
+
+
 def install_common_http(
     app: FastAPI, *, service: str, readiness: Mapping[str, ReadinessCheck]
 ) -> None:
     """Probes, metrics, the body limit and a JSON 500 that never leaks internals."""
     app.add_middleware(BodySizeLimitMiddleware)
+    app.add_middleware(MetricsMiddleware, service=service)
     app.include_router(_probe_router(readiness))
-
-    @app.middleware("http")
-    async def record_metrics(request: Request, call_next: Any) -> Response:
-        started = time.perf_counter()
-        response: Response = await call_next(request)
-        route = getattr(request.scope.get("route"), "path", "unmatched")
-        HTTP_LATENCY.labels(service, request.method, route).observe(time.perf_counter() - started)
-        HTTP_REQUESTS.labels(service, request.method, route, str(response.status_code)).inc()
-        return response
 
     @app.exception_handler(Exception)
     async def internal_error(request: Request, error: Exception) -> JSONResponse:
@@ -162,7 +183,7 @@ AdminOnly = Depends(require_admin)
 CORRELATION_HEADER = "X-Correlation-ID"
 
 
-def correlation_id(request: Request) -> str:
+async def correlation_id(request: Request) -> str:  # async: no thread-pool hop per request
     """The caller's correlation id when it sent a sane one, else a new one; events carry it on."""
     presented = request.headers.get(CORRELATION_HEADER, "")
     if presented and len(presented) <= 128 and presented.isprintable():

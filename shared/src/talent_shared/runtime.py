@@ -173,10 +173,10 @@ def create_service_app(
     return app
 
 
-def runtime_of(runtime_class: type[R]) -> Callable[[Request], R]:
+def runtime_of(runtime_class: type[R]) -> Callable[[Request], Awaitable[R]]:
     """A FastAPI dependency giving routes the app's runtime, typed as the service's subclass."""
 
-    def dependency(request: Request) -> R:
+    async def dependency(request: Request) -> R:  # async: no thread-pool hop per request
         runtime = request.app.state.runtime
         if not isinstance(runtime, runtime_class):
             raise TypeError(f"app runtime is not a {runtime_class.__name__}")
