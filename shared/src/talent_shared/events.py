@@ -65,7 +65,10 @@ class CandidateSignedUp(CandidateEvent, CandidatePreferences):
 
 
 class CandidatePreferencesChanged(CandidateEvent, CandidatePreferences):
+    """New preferences; ``subscribed`` is true again when an unsubscribed candidate re-signs up."""
+
     event_type: ClassVar[str] = "CandidatePreferencesChanged"
+    subscribed: bool = True
 
 
 class CandidateUnsubscribed(CandidateEvent):

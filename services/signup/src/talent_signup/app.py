@@ -1,6 +1,7 @@
 from fastapi import FastAPI
 
 from talent_shared.runtime import create_service_app
+from talent_signup import api
 from talent_signup.runtime import SignupRuntime
 from talent_signup.settings import SignupSettings
 
@@ -10,5 +11,5 @@ unsubscribe and erasure."""
 
 def create_app(settings: SignupSettings | None = None) -> FastAPI:
     return create_service_app(
-        SignupRuntime(settings or SignupSettings()), description=DESCRIPTION, routers=[]
+        SignupRuntime(settings or SignupSettings()), description=DESCRIPTION, routers=[api.router]
     )

@@ -1,0 +1,209 @@
+"""HTTP routes of the signup service: thin, they validate, call ``service`` and map errors."""
+
+from typing import Annotated, Any
+from urllib.parse import urlencode
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, status
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from talent_shared.http import AdminOnly, CorrelationId, admin_token_matches
+from talent_shared.runtime import runtime_of
+from talent_shared.tokens import InvalidTokenError, TokenPurpose, read_token
+from talent_signup import service
+from talent_signup.models import Candidate, Preferences, SignupRequest, SignupResponse
+from talent_signup.pages import unsubscribe_page
+from talent_signup.runtime import SignupRuntime
+
+router = APIRouter(prefix="/v1")
+
+Runtime = Annotated[SignupRuntime, Depends(runtime_of(SignupRuntime))]
+CandidateId = Annotated[UUID, Path(description="The candidate's id")]
+Token = Annotated[str, Query(min_length=1, max_length=1000, description="signed link token")]
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no candidate with this id"}}
+BAD_TOKEN: dict[int | str, dict[str, Any]] = {400: {"description": "forged or expired token"}}
+_bearer = HTTPBearer(auto_error=False)
+
+
+def _not_found(candidate_id: UUID) -> HTTPException:
+    return HTTPException(status.HTTP_404_NOT_FOUND, f"candidate {candidate_id} not found")
+
+
+def _secret(runtime: SignupRuntime) -> str:
+    return runtime.settings.token_secret.get_secret_value()
+
+
+@router.post(
+    "/signups",
+    status_code=status.HTTP_201_CREATED,
+    tags=["sign-up"],
+    responses={200: {"description": "this email had signed up before: preferences updated"}},
+)
+async def sign_up(
+    request: SignupRequest, response: Response, runtime: Runtime, correlation_id: CorrelationId
+) -> SignupResponse:
+    """Join the Talent Network. A new email gets 201 and one welcome email; the same email again
+    (in any case) gets 200 with the same `candidate_id`, and its preferences are updated."""
+    candidate_id, created = await service.sign_up(
+        pool=runtime.pool,
+        relay=runtime.relay,
+        request=request,
+        consent_text_version=runtime.signup_settings.consent_text_version,
+        correlation_id=correlation_id,
+    )
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return SignupResponse(candidate_id=candidate_id)
+
+
+@router.get(
+    "/candidates/{candidate_id}", dependencies=[AdminOnly], tags=["candidates"], responses=NOT_FOUND
+)
+async def get_candidate(candidate_id: CandidateId, runtime: Runtime) -> Candidate:
+    """The candidate, their preferences and their consent records (admin)."""
+    try:
+        return await service.get_candidate(pool=runtime.pool, candidate_id=candidate_id)
+    except service.CandidateNotFoundError as error:
+        raise _not_found(candidate_id) from error
+
+
+async def _may_manage(
+    candidate_id: UUID,
+    runtime: SignupRuntime,
+    credentials: HTTPAuthorizationCredentials | None,
+    token: str | None,
+) -> None:
+    """Admins may change anyone's preferences; a candidate may change their own with a manage
+    token from one of their emails."""
+    if admin_token_matches(credentials, runtime.settings.admin_api_token.get_secret_value()):
+        return
+    if token is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "an admin bearer token or the candidate's manage token is required",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    try:
+        owner = read_token(_secret(runtime), TokenPurpose.MANAGE, token)
+    except InvalidTokenError as error:
+        raise HTTPException(
+            status.HTTP_400_BAD_REQUEST, "invalid or expired manage token"
+        ) from error
+    if owner != candidate_id:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "this token manages another candidate")
+
+
+@router.put(
+    "/candidates/{candidate_id}/preferences",
+    tags=["candidates"],
+    responses={**NOT_FOUND, **BAD_TOKEN, 403: {"description": "token of another candidate"}},
+)
+async def put_preferences(
+    candidate_id: CandidateId,
+    preferences: Preferences,
+    runtime: Runtime,
+    correlation_id: CorrelationId,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    token: Annotated[str | None, Query(max_length=1000, description="manage token")] = None,
+) -> Preferences:
+    """Replace the candidate's alert preferences (admin, or the candidate's manage token);
+    emits `CandidatePreferencesChanged`."""
+    await _may_manage(candidate_id, runtime, credentials, token)
+    try:
+        return await service.change_preferences(
+            pool=runtime.pool,
+            relay=runtime.relay,
+            candidate_id=candidate_id,
+            preferences=preferences,
+            correlation_id=correlation_id,
+        )
+    except service.CandidateNotFoundError as error:
+        raise _not_found(candidate_id) from error
+
+
+def _wants_html(request: Request) -> bool:
+    return "text/html" in request.headers.get("accept", "")
+
+
+@router.get("/unsubscribe", response_class=HTMLResponse, tags=["unsubscribe"], responses=BAD_TOKEN)
+async def unsubscribe_confirmation(
+    request: Request, token: Token, runtime: Runtime
+) -> HTMLResponse:
+    """A page with a confirm button that POSTs. Following the link changes nothing, so a link
+    scanner never unsubscribes anyone."""
+    try:
+        read_token(_secret(runtime), TokenPurpose.UNSUBSCRIBE, token)
+    except InvalidTokenError:
+        page = unsubscribe_page(
+            heading="This link is not valid",
+            message="The unsubscribe link is incomplete or has expired. "
+            "Use the link in a recent Talent Network email.",
+        )
+        return HTMLResponse(page, status_code=status.HTTP_400_BAD_REQUEST)
+    page = unsubscribe_page(
+        heading="Unsubscribe from Talent Network emails?",
+        message="You will get no more job alerts or digests. You can sign up again at any time.",
+        form_action=f"{request.url.path}?{urlencode({'token': token})}",  # relative: proxy-safe
+    )
+    return HTMLResponse(page, headers={"Cache-Control": "no-store"})
+
+
+@router.post(
+    "/unsubscribe",
+    tags=["unsubscribe"],
+    responses={200: {"description": "unsubscribed (also when already)"}, **BAD_TOKEN},
+)
+async def unsubscribe(
+    request: Request, token: Token, runtime: Runtime, correlation_id: CorrelationId
+) -> Response:
+    """RFC 8058 one-click unsubscribe (the form body `List-Unsubscribe=One-Click` is accepted);
+    idempotent. Answers HTML to browsers, JSON otherwise."""
+    try:
+        candidate_id = read_token(_secret(runtime), TokenPurpose.UNSUBSCRIBE, token)
+    except InvalidTokenError as error:
+        raise HTTPException(
+            status.HTTP_400_BAD_REQUEST, "invalid or expired unsubscribe token"
+        ) from error
+    try:
+        await service.unsubscribe(
+            pool=runtime.pool,
+            relay=runtime.relay,
+            candidate_id=candidate_id,
+            correlation_id=correlation_id,
+        )
+    except service.CandidateNotFoundError as error:
+        raise _not_found(candidate_id) from error
+    if _wants_html(request):
+        return HTMLResponse(
+            unsubscribe_page(
+                heading="You are unsubscribed",
+                message="You will get no more Talent Network job alerts or digests.",
+            )
+        )
+    return JSONResponse({"candidate_id": str(candidate_id), "status": "unsubscribed"})
+
+
+@router.delete(
+    "/candidates/{candidate_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    dependencies=[AdminOnly],
+    tags=["candidates"],
+    responses=NOT_FOUND,
+)
+async def erase_candidate(
+    candidate_id: CandidateId, runtime: Runtime, correlation_id: CorrelationId
+) -> Response:
+    """Erase all personal data of the candidate, here and (through `CandidateErased`) in every
+    service (admin). Erasing an erased candidate is a no-op."""
+    try:
+        await service.erase(
+            pool=runtime.pool,
+            relay=runtime.relay,
+            candidate_id=candidate_id,
+            secret=_secret(runtime),
+            correlation_id=correlation_id,
+        )
+    except service.CandidateNotFoundError as error:
+        raise _not_found(candidate_id) from error
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

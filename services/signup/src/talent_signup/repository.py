@@ -1,0 +1,165 @@
+"""SQL of the signup service. Functions take a connection so callers choose the transaction."""
+
+from dataclasses import dataclass
+from uuid import UUID
+
+import asyncpg
+
+from talent_shared.db import Connection
+
+CANDIDATE_COLUMNS = """candidate_id, email, first_name, last_name, phone, interests, locations,
+                       keywords, alert_frequency, status, visitor_id, created_at, updated_at,
+                       unsubscribed_at"""
+
+
+@dataclass(frozen=True)
+class UpsertResult:
+    row: asyncpg.Record
+    created: bool
+    resubscribed: bool
+
+
+async def upsert_candidate(
+    connection: Connection,
+    *,
+    candidate_id: UUID,
+    email: str,
+    first_name: str,
+    last_name: str,
+    phone: str | None,
+    interests: list[str],
+    locations: list[str],
+    keywords: list[str],
+    alert_frequency: str,
+    visitor_id: str | None,
+) -> UpsertResult:
+    """Insert the candidate, or update the one with the same email (any case) in one statement.
+
+    One statement, so concurrent sign-ups of one address end as one candidate: the unique
+    email_key decides, not a read before the write.
+    """
+    row = await connection.fetchrow(
+        f"""WITH previous AS (
+                SELECT status FROM candidates WHERE email_key = lower($2)
+            )
+            INSERT INTO candidates AS c (candidate_id, email, email_key, first_name, last_name,
+                phone, interests, locations, keywords, alert_frequency, visitor_id)
+            VALUES ($1, $2, lower($2), $3, $4, $5, $6, $7, $8, $9, $10)
+            ON CONFLICT (email_key) DO UPDATE SET
+                email = excluded.email, first_name = excluded.first_name,
+                last_name = excluded.last_name, phone = coalesce(excluded.phone, c.phone),
+                interests = excluded.interests, locations = excluded.locations,
+                keywords = excluded.keywords, alert_frequency = excluded.alert_frequency,
+                visitor_id = coalesce(excluded.visitor_id, c.visitor_id),
+                status = 'subscribed', unsubscribed_at = NULL,
+                updated_at = clock_timestamp()
+            RETURNING {CANDIDATE_COLUMNS}, (xmax = 0) AS created,
+                      (SELECT status FROM previous) = 'unsubscribed' AS resubscribed""",
+        candidate_id,
+        email,
+        first_name,
+        last_name,
+        phone,
+        interests,
+        locations,
+        keywords,
+        alert_frequency,
+        visitor_id,
+    )
+    assert row is not None
+    return UpsertResult(row=row, created=row["created"], resubscribed=bool(row["resubscribed"]))
+
+
+async def record_consent(
+    connection: Connection,
+    *,
+    candidate_id: UUID,
+    text_version: str,
+    source: str,
+    visitor_id: str | None,
+) -> None:
+    await connection.execute(
+        """INSERT INTO consents (candidate_id, text_version, source, visitor_id)
+           VALUES ($1, $2, $3, $4)""",
+        candidate_id,
+        text_version,
+        source,
+        visitor_id,
+    )
+
+
+async def fetch_candidate(
+    connection: Connection, candidate_id: UUID, *, for_update: bool = False
+) -> asyncpg.Record | None:
+    lock = " FOR UPDATE" if for_update else ""
+    return await connection.fetchrow(
+        f"SELECT {CANDIDATE_COLUMNS} FROM candidates WHERE candidate_id = $1{lock}", candidate_id
+    )
+
+
+async def fetch_consents(connection: Connection, candidate_id: UUID) -> list[asyncpg.Record]:
+    return await connection.fetch(
+        """SELECT given_at, text_version, source, visitor_id FROM consents
+           WHERE candidate_id = $1 ORDER BY given_at""",
+        candidate_id,
+    )
+
+
+async def update_preferences(
+    connection: Connection,
+    candidate_id: UUID,
+    *,
+    interests: list[str],
+    locations: list[str],
+    keywords: list[str],
+    alert_frequency: str,
+) -> asyncpg.Record | None:
+    return await connection.fetchrow(
+        f"""UPDATE candidates SET interests = $2, locations = $3, keywords = $4,
+                   alert_frequency = $5, updated_at = clock_timestamp()
+            WHERE candidate_id = $1 RETURNING {CANDIDATE_COLUMNS}""",
+        candidate_id,
+        interests,
+        locations,
+        keywords,
+        alert_frequency,
+    )
+
+
+async def unsubscribe(connection: Connection, candidate_id: UUID) -> asyncpg.Record | None:
+    """Mark a subscribed candidate unsubscribed; ``None`` when not subscribed (or unknown)."""
+    return await connection.fetchrow(
+        """UPDATE candidates SET status = 'unsubscribed', unsubscribed_at = clock_timestamp(),
+                  updated_at = clock_timestamp()
+           WHERE candidate_id = $1 AND status = 'subscribed'
+           RETURNING unsubscribed_at""",
+        candidate_id,
+    )
+
+
+async def delete_candidate(connection: Connection, candidate_id: UUID) -> str | None:
+    """Delete the candidate and their consents; returns the email it had, or ``None``."""
+    email: str | None = await connection.fetchval(
+        "DELETE FROM candidates WHERE candidate_id = $1 RETURNING email", candidate_id
+    )
+    return email
+
+
+async def record_erasure(connection: Connection, candidate_id: UUID, email_hash: str) -> None:
+    await connection.execute(
+        "INSERT INTO erasures (candidate_id, email_hash) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        candidate_id,
+        email_hash,
+    )
+
+
+async def was_erased(connection: Connection, candidate_id: UUID) -> bool:
+    return bool(
+        await connection.fetchval("SELECT true FROM erasures WHERE candidate_id = $1", candidate_id)
+    )
+
+
+async def scrub_outbox(connection: Connection, candidate_id: UUID) -> None:
+    """Drop every outbox row of this candidate: they hold personal data. An event not published
+    yet never will be, which is what erasure wants: consumers never learn of the candidate."""
+    await connection.execute("DELETE FROM outbox WHERE message_key = $1", str(candidate_id))

@@ -1,0 +1,192 @@
+"""What the signup service does, as plain async functions; HTTP handlers only call these."""
+
+import hashlib
+import hmac
+from datetime import UTC, datetime
+from uuid import UUID, uuid4
+
+import asyncpg
+
+from talent_shared.db import Connection, Pool
+from talent_shared.events import (
+    CandidateErased,
+    CandidatePreferencesChanged,
+    CandidateSignedUp,
+    CandidateUnsubscribed,
+    EventData,
+    new_event,
+)
+from talent_shared.logging import get_logger
+from talent_shared.outbox import OutboxRelay, enqueue
+from talent_signup import repository
+from talent_signup.models import Candidate, Consent, Preferences, SignupRequest
+
+PRODUCER = "signup"
+CONSENT_SOURCE_FORM = "form"
+
+log = get_logger(__name__)
+
+
+class CandidateNotFoundError(LookupError):
+    pass
+
+
+async def _emit(connection: Connection, data: EventData, correlation_id: str) -> None:
+    await enqueue(connection, new_event(data, producer=PRODUCER, correlation_id=correlation_id))
+
+
+def email_hash(email: str, *, secret: str) -> str:
+    """A keyed hash of the address: recognises it again without keeping it."""
+    return hmac.new(
+        f"erasure:{secret}".encode(), email.lower().encode(), hashlib.sha256
+    ).hexdigest()
+
+
+def _preferences(row: asyncpg.Record) -> Preferences:
+    return Preferences(
+        interests=row["interests"],
+        locations=row["locations"],
+        keywords=row["keywords"],
+        alert_frequency=row["alert_frequency"],
+    )
+
+
+async def sign_up(
+    *,
+    pool: Pool,
+    relay: OutboxRelay,
+    request: SignupRequest,
+    consent_text_version: str,
+    correlation_id: str,
+) -> tuple[UUID, bool]:
+    """Create the candidate, or update the one with this email; returns (id, created).
+
+    ``CandidateSignedUp`` (and so the welcome email) is emitted only for a new candidate; a repeat
+    sign-up emits ``CandidatePreferencesChanged``.
+    """
+    preferences = request.model_dump(include=set(Preferences.model_fields))
+    async with pool.acquire() as connection, connection.transaction():
+        result = await repository.upsert_candidate(
+            connection,
+            candidate_id=uuid4(),
+            email=request.email,
+            first_name=request.first_name,
+            last_name=request.last_name,
+            phone=request.phone,
+            visitor_id=request.visitor_id,
+            **preferences,
+        )
+        row = result.row
+        candidate_id: UUID = row["candidate_id"]
+        await repository.record_consent(
+            connection,
+            candidate_id=candidate_id,
+            text_version=consent_text_version,
+            source=CONSENT_SOURCE_FORM,
+            visitor_id=request.visitor_id,
+        )
+        if result.created:
+            data: EventData = CandidateSignedUp(
+                candidate_id=candidate_id,
+                email=row["email"],
+                first_name=row["first_name"],
+                last_name=row["last_name"],
+                visitor_id=row["visitor_id"],
+                signed_up_at=row["created_at"],
+                **preferences,
+            )
+        else:
+            data = CandidatePreferencesChanged(
+                candidate_id=candidate_id, subscribed=True, **preferences
+            )
+        await _emit(connection, data, correlation_id)
+    relay.wake()
+    log.info("candidate signed up", candidate_id=str(candidate_id), created=result.created)
+    return candidate_id, result.created
+
+
+async def get_candidate(*, pool: Pool, candidate_id: UUID) -> Candidate:
+    async with pool.acquire() as connection:
+        row = await repository.fetch_candidate(connection, candidate_id)
+        if row is None:
+            raise CandidateNotFoundError(candidate_id)
+        consents = await repository.fetch_consents(connection, candidate_id)
+    return Candidate(
+        **{k: row[k] for k in Candidate.model_fields if k not in ("preferences", "consents")},
+        preferences=_preferences(row),
+        consents=[Consent.model_validate(dict(consent)) for consent in consents],
+    )
+
+
+async def change_preferences(
+    *,
+    pool: Pool,
+    relay: OutboxRelay,
+    candidate_id: UUID,
+    preferences: Preferences,
+    correlation_id: str,
+) -> Preferences:
+    async with pool.acquire() as connection, connection.transaction():
+        row = await repository.update_preferences(
+            connection, candidate_id, **preferences.model_dump()
+        )
+        if row is None:
+            raise CandidateNotFoundError(candidate_id)
+        await _emit(
+            connection,
+            CandidatePreferencesChanged(
+                candidate_id=candidate_id,
+                subscribed=row["status"] == "subscribed",
+                **preferences.model_dump(),
+            ),
+            correlation_id,
+        )
+    relay.wake()
+    return _preferences(row)
+
+
+async def unsubscribe(
+    *, pool: Pool, relay: OutboxRelay, candidate_id: UUID, correlation_id: str
+) -> None:
+    """Stop all alerts and digests; idempotent (a second call changes and emits nothing)."""
+    async with pool.acquire() as connection, connection.transaction():
+        row = await repository.unsubscribe(connection, candidate_id)
+        if row is None:
+            if await repository.fetch_candidate(connection, candidate_id) is not None:
+                return  # already unsubscribed
+            if await repository.was_erased(connection, candidate_id):
+                return  # nothing left to unsubscribe
+            raise CandidateNotFoundError(candidate_id)
+        await _emit(
+            connection,
+            CandidateUnsubscribed(
+                candidate_id=candidate_id, unsubscribed_at=row["unsubscribed_at"]
+            ),
+            correlation_id,
+        )
+    relay.wake()
+    log.info("candidate unsubscribed", candidate_id=str(candidate_id))
+
+
+async def erase(
+    *, pool: Pool, relay: OutboxRelay, candidate_id: UUID, secret: str, correlation_id: str
+) -> None:
+    """Delete every piece of the candidate's personal data here and tell the other services.
+
+    Idempotent: erasing an erased candidate succeeds and changes nothing.
+    """
+    async with pool.acquire() as connection, connection.transaction():
+        email = await repository.delete_candidate(connection, candidate_id)
+        if email is None:
+            if await repository.was_erased(connection, candidate_id):
+                return
+            raise CandidateNotFoundError(candidate_id)
+        await repository.record_erasure(connection, candidate_id, email_hash(email, secret=secret))
+        await repository.scrub_outbox(connection, candidate_id)
+        await _emit(
+            connection,
+            CandidateErased(candidate_id=candidate_id, erased_at=datetime.now(UTC)),
+            correlation_id,
+        )
+    relay.wake()
+    log.info("candidate erased", candidate_id=str(candidate_id))

@@ -1,0 +1,48 @@
+"""Signed, tamper-proof tokens for email links (itsdangerous).
+
+Each token names its purpose, and a token made for one purpose is refused for another, so a manage
+link cannot unsubscribe and an unsubscribe link cannot change preferences. The signing key is
+TOKEN_SECRET, shared by the services that make links (notifications) and honour them (signup).
+"""
+
+from enum import StrEnum
+from uuid import UUID
+
+from itsdangerous import BadData, URLSafeTimedSerializer
+
+
+class TokenPurpose(StrEnum):
+    UNSUBSCRIBE = "unsubscribe"
+    MANAGE = "manage"
+
+
+# Unsubscribe links must keep working in old emails (RFC 8058); manage links expire sooner.
+MAX_AGE_SECONDS = {
+    TokenPurpose.UNSUBSCRIBE: 2 * 365 * 24 * 3600,
+    TokenPurpose.MANAGE: 90 * 24 * 3600,
+}
+
+
+class InvalidTokenError(ValueError):
+    """Forged, altered, expired, or made for another purpose."""
+
+
+def _serializer(secret: str, purpose: TokenPurpose) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(secret, salt=f"talent-network.{purpose.value}")
+
+
+def make_token(secret: str, purpose: TokenPurpose, candidate_id: UUID) -> str:
+    return _serializer(secret, purpose).dumps(str(candidate_id))
+
+
+def read_token(
+    secret: str, purpose: TokenPurpose, token: str, *, max_age: int | None = None
+) -> UUID:
+    """The candidate id the token was made for; raises :class:`InvalidTokenError` otherwise."""
+    try:
+        value = _serializer(secret, purpose).loads(
+            token, max_age=max_age if max_age is not None else MAX_AGE_SECONDS[purpose]
+        )
+        return UUID(str(value))
+    except (BadData, ValueError) as error:
+        raise InvalidTokenError(f"invalid {purpose.value} token") from error
