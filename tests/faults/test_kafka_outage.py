@@ -65,7 +65,9 @@ async def test_service_recovers_when_kafka_comes_back(jobs: httpx.AsyncClient) -
         return response.status_code == 202
 
     assert await eventually(accepted, timeout=30, interval=0.5)
-    assert await wait_for_recently_viewed(jobs, visitor, [job["job_id"]]) == [job["job_id"]]
+    # The consumer group rejoins once the restarted broker has loaded the group (seconds).
+    projected = await wait_for_recently_viewed(jobs, visitor, [job["job_id"]], timeout=45)
+    assert projected == [job["job_id"]]
 
 
 async def test_job_posted_while_kafka_is_down_is_published_when_it_returns(

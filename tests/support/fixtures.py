@@ -15,6 +15,8 @@ from talent_jobs.settings import JobsSettings
 from talent_shared.db import Pool, apply_migrations, create_pool, shared_migrations
 from talent_shared.kafka import create_broker, ensure_topics
 from talent_shared.settings import DEVELOPMENT_ADMIN_TOKEN, ServiceSettings
+from talent_signup.app import create_app as create_signup_app
+from talent_signup.settings import SignupSettings
 from tests.support.infra import fresh_database, require_infrastructure
 
 S = TypeVar("S", bound=ServiceSettings)
@@ -68,14 +70,23 @@ async def jobs_database(infrastructure: None) -> AsyncIterator[str]:
 
 
 @pytest.fixture(scope="module")
-async def jobs_app(jobs_database: str) -> FastAPI:
-    return create_jobs_app(settings_for_test(JobsSettings, jobs_database))
+async def jobs(jobs_database: str) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client to a jobs service running on the real broker and a fresh database."""
+    async with running(create_jobs_app(settings_for_test(JobsSettings, jobs_database))) as client:
+        yield client
 
 
 @pytest.fixture(scope="module")
-async def jobs(jobs_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client to a jobs service running on the real broker and a fresh database."""
-    async with running(jobs_app) as client:
+async def signup_database(infrastructure: None) -> AsyncIterator[str]:
+    async with fresh_database("signup") as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+async def signup(signup_database: str) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client to a signup service running on the real broker and a fresh database."""
+    app = create_signup_app(settings_for_test(SignupSettings, signup_database))
+    async with running(app) as client:
         yield client
 
 

@@ -34,7 +34,12 @@ async def recently_viewed_ids(jobs: httpx.AsyncClient, visitor_id: str, **params
 
 
 async def wait_for_recently_viewed(
-    jobs: httpx.AsyncClient, visitor_id: str, expected: list[str], **params: Any
+    jobs: httpx.AsyncClient,
+    visitor_id: str,
+    expected: list[str],
+    *,
+    timeout: float = 15,
+    **params: Any,
 ) -> list[str]:
     """Poll the projection until it shows ``expected`` (or time runs out); returns the last list."""
     last: list[str] = []
@@ -44,5 +49,5 @@ async def wait_for_recently_viewed(
         last = await recently_viewed_ids(jobs, visitor_id, **params)
         return last == expected
 
-    await eventually(matches, timeout=15)
+    await eventually(matches, timeout=timeout)
     return last

@@ -95,8 +95,10 @@ def subscriber_options(settings: ServiceSettings, name: str) -> dict[str, Any]:
         "auto_offset_reset": "earliest",
         # Longer than the worst case of RetryPolicy, so a retrying handler keeps its partitions.
         "max_poll_interval_ms": 300_000,
-        "session_timeout_ms": 10_000,
-        "heartbeat_interval_ms": 3_000,
+        # Short sessions let a group recover fast after a broker restart or a crashed replica
+        # (6 s is the broker's default minimum).
+        "session_timeout_ms": 6_000,
+        "heartbeat_interval_ms": 2_000,
     }
 
 

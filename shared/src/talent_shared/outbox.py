@@ -67,6 +67,7 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._last_prune = 0.0
+        self._stopping = False
 
     def wake(self) -> None:
         """Publish soon: call after committing a transaction that enqueued events."""
@@ -76,21 +77,29 @@ class OutboxRelay:
         self._task = asyncio.create_task(self._run(), name="outbox-relay")
 
     async def stop(self) -> None:
-        if self._task is not None:
+        """Stop after the cycle in progress (a publish in flight is not cut off)."""
+        if self._task is None:
+            return
+        self._stopping = True
+        self._wake.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), self._publish_timeout + 5)
+        except TimeoutError:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 published = await self.publish_pending()
             except Exception:  # database down: keep the loop alive, try again later
                 log.exception("outbox relay cycle failed")
                 published = 0
-            if published < self._batch_size:
+            if published < self._batch_size and not self._stopping:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self._poll_interval)
+                    async with asyncio.timeout(self._poll_interval):
+                        await self._wake.wait()
                 self._wake.clear()
 
     async def publish_pending(self) -> int:
