@@ -47,6 +47,7 @@ def settings_for_test(cls: type[S], database_url: str, **overrides: object) -> S
     values: dict[str, object] = {
         "database_url": database_url,
         "kafka_consumer_group_prefix": f"test-{uuid.uuid4().hex[:8]}.",
+        "kafka_auto_offset_reset": "latest",
         "graceful_timeout_seconds": 3.0,
         "kafka_publish_timeout_seconds": 3.0,
         **overrides,
@@ -58,6 +59,7 @@ def settings_for_test(cls: type[S], database_url: str, **overrides: object) -> S
 async def running(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     """Run the app's lifespan (pool, migrations, broker, relay) and give an HTTP client to it."""
     async with app.router.lifespan_context(app):
+        await app.state.runtime.wait_until_consuming()
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             yield client

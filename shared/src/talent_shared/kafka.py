@@ -92,7 +92,7 @@ def subscriber_options(settings: ServiceSettings, name: str) -> dict[str, Any]:
     return {
         "group_id": settings.consumer_group(name),
         "ack_policy": AckPolicy.NACK_ON_ERROR,
-        "auto_offset_reset": "earliest",
+        "auto_offset_reset": settings.kafka_auto_offset_reset,
         # Longer than the worst case of RetryPolicy, so a retrying handler keeps its partitions.
         "max_poll_interval_ms": 300_000,
         # Short sessions let a group recover fast after a broker restart or a crashed replica

@@ -11,7 +11,6 @@ entity row, so two changes of one entity get ids in commit order.
 """
 
 import asyncio
-import contextlib
 import time
 from datetime import timedelta
 
@@ -19,6 +18,7 @@ import asyncpg
 from faststream.kafka import KafkaBroker
 from prometheus_client import Counter
 
+from talent_shared.background import BackgroundLoop
 from talent_shared.db import Connection, Pool
 from talent_shared.events import Event
 from talent_shared.logging import get_logger
@@ -61,46 +61,29 @@ class OutboxRelay:
         self._pool = pool
         self._broker = broker
         self._batch_size = batch_size
-        self._poll_interval = poll_interval_seconds
         self._publish_timeout = publish_timeout_seconds
         self._max_backoff = max_backoff_seconds
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
         self._last_prune = 0.0
-        self._stopping = False
+        self._loop = BackgroundLoop(
+            "outbox-relay",
+            self._cycle,
+            interval_seconds=poll_interval_seconds,
+            stop_timeout_seconds=publish_timeout_seconds + 5,
+        )
 
     def wake(self) -> None:
         """Publish soon: call after committing a transaction that enqueued events."""
-        self._wake.set()
+        self._loop.wake()
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+        self._loop.start()
 
     async def stop(self) -> None:
         """Stop after the cycle in progress (a publish in flight is not cut off)."""
-        if self._task is None:
-            return
-        self._stopping = True
-        self._wake.set()
-        try:
-            await asyncio.wait_for(asyncio.shield(self._task), self._publish_timeout + 5)
-        except TimeoutError:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._loop.stop()
 
-    async def _run(self) -> None:
-        while not self._stopping:
-            try:
-                published = await self.publish_pending()
-            except Exception:  # database down: keep the loop alive, try again later
-                log.exception("outbox relay cycle failed")
-                published = 0
-            if published < self._batch_size and not self._stopping:
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self._poll_interval):
-                        await self._wake.wait()
-                self._wake.clear()
+    async def _cycle(self) -> bool:
+        return await self.publish_pending() == self._batch_size
 
     async def publish_pending(self) -> int:
         """One relay cycle: publish the oldest pending rows; returns how many were published."""

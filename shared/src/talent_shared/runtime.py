@@ -54,8 +54,9 @@ class Runtime:
     def register_subscribers(self) -> None:
         """Register every subscriber of the service on ``self.broker`` (before it starts)."""
 
-    async def on_started(self) -> None:
-        """Called once the database, the broker and the relay are up, before traffic comes."""
+    async def on_started(self, stack: AsyncExitStack) -> None:
+        """Called once the database, the broker and the relay are up, before traffic comes;
+        push whatever must stop at shutdown onto ``stack`` (it stops before the broker)."""
 
     @property
     def pool(self) -> Pool:
@@ -94,7 +95,7 @@ class Runtime:
             self._relay = OutboxRelay(self._pool, self.broker)
             self._relay.start()
             stack.push_async_callback(self._relay.stop)
-        await self.on_started()
+        await self.on_started(stack)
 
     async def _connect_broker(self) -> None:
         try:
@@ -102,6 +103,18 @@ class Runtime:
         except Exception:
             await self.broker.stop()  # release the half-started producer before the next try
             raise
+
+    async def wait_until_consuming(self, timeout: float = 30.0) -> None:
+        """Wait until every subscriber holds partitions with a fetch position. Tests use it with
+        KAFKA_AUTO_OFFSET_RESET=latest, so a fresh group skips the topic's history safely."""
+        async with asyncio.timeout(timeout):
+            for subscriber in self.broker.subscribers:
+                consumer = getattr(subscriber, "consumer", None)
+                while consumer is None or not consumer.assignment():
+                    await asyncio.sleep(0.05)
+                    consumer = getattr(subscriber, "consumer", None)
+                for partition in consumer.assignment():
+                    await consumer.position(partition)
 
     async def database_ready(self) -> bool:
         return self._pool is not None and await database_is_reachable(self._pool)

@@ -22,6 +22,8 @@ class ServiceSettings(BaseSettings):
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     # Prefixed to every consumer group id, so a test run never shares a group with a running stack.
     kafka_consumer_group_prefix: str = ""
+    # Where a new consumer group starts: "earliest" (every retained event) unless told otherwise.
+    kafka_auto_offset_reset: Literal["earliest", "latest"] = "earliest"
     kafka_topic_partitions: int = Field(default=3, ge=1)
     kafka_replication_factor: int = Field(default=1, ge=1)
     kafka_publish_timeout_seconds: float = Field(default=5.0, gt=0)

@@ -1,3 +1,4 @@
+from contextlib import AsyncExitStack
 from typing import ClassVar
 
 from talent_jobs import handlers
@@ -18,5 +19,5 @@ class JobsRuntime(Runtime):
     def register_subscribers(self) -> None:
         handlers.register_subscribers(self)
 
-    async def on_started(self) -> None:
+    async def on_started(self, stack: AsyncExitStack) -> None:
         await self.known_jobs.warm(self.pool)
