@@ -3,6 +3,7 @@
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import TypeVar
 
 import httpx
@@ -12,12 +13,16 @@ from faststream.kafka import KafkaBroker
 
 from talent_jobs.app import create_app as create_jobs_app
 from talent_jobs.settings import JobsSettings
+from talent_notifications.app import create_app as create_notifications_app
+from talent_notifications.runtime import NotificationsRuntime
+from talent_notifications.settings import NotificationsSettings
 from talent_shared.db import Pool, apply_migrations, create_pool, shared_migrations
 from talent_shared.kafka import create_broker, ensure_topics
 from talent_shared.settings import DEVELOPMENT_ADMIN_TOKEN, ServiceSettings
 from talent_signup.app import create_app as create_signup_app
 from talent_signup.settings import SignupSettings
 from tests.support.infra import fresh_database, require_infrastructure
+from tests.support.smtp import SmtpServer
 
 S = TypeVar("S", bound=ServiceSettings)
 
@@ -90,6 +95,58 @@ async def signup(signup_database: str) -> AsyncIterator[httpx.AsyncClient]:
     app = create_signup_app(settings_for_test(SignupSettings, signup_database))
     async with running(app) as client:
         yield client
+
+
+@dataclass
+class Stack:
+    """The three services in this process, on the real broker, fresh databases and an SMTP
+    server the test controls."""
+
+    signup: httpx.AsyncClient
+    jobs: httpx.AsyncClient
+    notifications: httpx.AsyncClient
+    notifications_runtime: NotificationsRuntime
+    notifications_database: str
+    smtp: SmtpServer
+
+
+@pytest.fixture(scope="module")
+async def stack(infrastructure: None) -> AsyncIterator[Stack]:
+    smtp = SmtpServer()
+    smtp.start()
+    try:
+        async with (
+            fresh_database("signup") as signup_db,
+            fresh_database("jobs") as jobs_db,
+            fresh_database("notifications") as notifications_db,
+        ):
+            notifications_app = create_notifications_app(
+                settings_for_test(
+                    NotificationsSettings,
+                    notifications_db,
+                    smtp_port=smtp.port,
+                    public_base_url="https://careers.example.org",
+                    delivery_poll_seconds=0.2,
+                    delivery_retry_base_seconds=0.2,
+                    delivery_retry_max_seconds=1.0,
+                    digest_check_seconds=3600.0,
+                )
+            )
+            async with (
+                running(create_signup_app(settings_for_test(SignupSettings, signup_db))) as signup,
+                running(create_jobs_app(settings_for_test(JobsSettings, jobs_db))) as jobs,
+                running(notifications_app) as notifications,
+            ):
+                yield Stack(
+                    signup=signup,
+                    jobs=jobs,
+                    notifications=notifications,
+                    notifications_runtime=notifications_app.state.runtime,
+                    notifications_database=notifications_db,
+                    smtp=smtp,
+                )
+    finally:
+        smtp.stop()
 
 
 @pytest.fixture

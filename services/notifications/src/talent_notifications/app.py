@@ -1,5 +1,6 @@
 from fastapi import FastAPI
 
+from talent_notifications import api
 from talent_notifications.runtime import NotificationsRuntime
 from talent_notifications.settings import NotificationsSettings
 from talent_shared.runtime import create_service_app
@@ -11,5 +12,5 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
     return create_service_app(
         NotificationsRuntime(settings or NotificationsSettings()),
         description=DESCRIPTION,
-        routers=[],
+        routers=[api.router],
     )

@@ -1,5 +1,7 @@
 from typing import ClassVar
 
+from pydantic import Field
+
 from talent_shared.settings import ServiceSettings
 
 
@@ -8,3 +10,17 @@ class NotificationsSettings(ServiceSettings):
 
     database_url: str = "postgresql://talent:talent@127.0.0.1:5432/notifications"
     http_port: int = 8003
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Sending: transient failures (SMTP 4xx, timeouts, connection refused) are retried with
+    # exponential backoff and jitter, up to this many attempts; 5xx fails at once.
+    delivery_max_attempts: int = Field(default=8, ge=1)
+    delivery_retry_base_seconds: float = Field(default=2.0, gt=0)
+    delivery_retry_max_seconds: float = Field(default=600.0, gt=0)
+    delivery_poll_seconds: float = Field(default=1.0, gt=0)
+    delivery_batch_size: int = Field(default=20, ge=1)
+    # Digests: checked this often, sent from this hour (UTC) of the day (daily) or Monday (weekly).
+    digest_check_seconds: float = Field(default=60.0, gt=0)
+    digest_send_hour_utc: int = Field(default=8, ge=0, le=23)
+    # The mailto of List-Unsubscribe; empty: unsubscribe@<domain of MAIL_FROM>.
+    unsubscribe_mailto: str = ""
+    max_jobs_per_email: int = Field(default=10, ge=1, le=10)

@@ -1,0 +1,129 @@
+"""The delivery worker: sends recorded emails over SMTP, apart from the Kafka consumers, so a
+slow or absent mail server never stalls consuming.
+
+A due delivery is leased (its next attempt pushed past the send timeout) before it is sent, so
+two workers never send it at once, and one that dies mid-send leaves it due again. Transient
+failures (4xx replies, timeouts, refused connections) are retried with exponential backoff and
+jitter up to DELIVERY_MAX_ATTEMPTS; a 5xx reply fails the delivery at once.
+"""
+
+import asyncio
+import random
+
+import aiosmtplib
+import asyncpg
+from prometheus_client import Counter
+
+from talent_notifications import repository
+from talent_notifications.emails import Emails
+from talent_notifications.settings import NotificationsSettings
+from talent_shared.background import BackgroundLoop
+from talent_shared.db import Pool
+from talent_shared.logging import get_logger
+
+log = get_logger(__name__)
+
+EMAILS = Counter(
+    "talent_emails_total", "Delivery attempts by kind and outcome", ["kind", "outcome"]
+)
+
+
+class PermanentSendError(Exception):
+    """The server refused the message for good (5xx): retrying cannot help."""
+
+
+def _classify(error: Exception) -> Exception:
+    """Map an SMTP failure to PermanentSendError (5xx) or leave it transient."""
+    if isinstance(error, aiosmtplib.SMTPResponseException) and 500 <= error.code < 600:
+        return PermanentSendError(f"{error.code} {error.message}")
+    if isinstance(error, aiosmtplib.SMTPRecipientsRefused) and all(
+        500 <= refused.code < 600 for refused in error.recipients
+    ):
+        return PermanentSendError("; ".join(f"{r.code} {r.message}" for r in error.recipients))
+    return error
+
+
+class DeliveryWorker:
+    def __init__(self, pool: Pool, emails: Emails, settings: NotificationsSettings) -> None:
+        self._pool = pool
+        self._emails = emails
+        self._settings = settings
+        self._loop = BackgroundLoop(
+            "delivery-worker",
+            self.send_due,
+            interval_seconds=settings.delivery_poll_seconds,
+            stop_timeout_seconds=settings.smtp_timeout_seconds + 5,
+        )
+
+    def start(self) -> None:
+        self._loop.start()
+
+    def wake(self) -> None:
+        self._loop.wake()
+
+    async def stop(self) -> None:
+        await self._loop.stop()
+
+    async def send_due(self) -> bool:
+        """Send one batch of due deliveries; ``True`` when the batch was full (more may wait)."""
+        settings = self._settings
+        async with self._pool.acquire() as connection:
+            due = await repository.claim_due_deliveries(
+                connection,
+                limit=settings.delivery_batch_size,
+                lease_seconds=settings.smtp_timeout_seconds * 3 + 30,
+            )
+        await asyncio.gather(*(self._deliver(delivery) for delivery in due))
+        return len(due) == settings.delivery_batch_size
+
+    async def _deliver(self, delivery: asyncpg.Record) -> None:
+        delivery_id, kind = delivery["delivery_id"], delivery["kind"]
+        try:
+            await self._send(delivery)
+        except Exception as raw_error:
+            error = _classify(raw_error)
+            await self._record_failure(delivery, error)
+            return
+        async with self._pool.acquire() as connection:
+            await repository.mark_sent(connection, delivery_id)
+        EMAILS.labels(kind, "sent").inc()
+        log.info("email sent", delivery_id=str(delivery_id), kind=kind)
+
+    async def _send(self, delivery: asyncpg.Record) -> None:
+        settings = self._settings
+        password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
+        await aiosmtplib.send(
+            self._emails.message(delivery),
+            hostname=settings.smtp_host,
+            port=settings.smtp_port,
+            username=settings.smtp_username,
+            password=password,
+            start_tls=settings.smtp_starttls,
+            timeout=settings.smtp_timeout_seconds,
+        )
+
+    async def _record_failure(self, delivery: asyncpg.Record, error: Exception) -> None:
+        delivery_id, kind = delivery["delivery_id"], delivery["kind"]
+        message = f"{type(error).__name__}: {error}"[:1000]
+        out_of_attempts = delivery["attempts"] >= self._settings.delivery_max_attempts
+        async with self._pool.acquire() as connection:
+            if isinstance(error, PermanentSendError) or out_of_attempts:
+                await repository.mark_failed(connection, delivery_id, error=message)
+                EMAILS.labels(kind, "failed").inc()
+                log.warning("email failed", delivery_id=str(delivery_id), kind=kind, error=message)
+                return
+            delay = self.retry_delay(delivery["attempts"])
+            await repository.mark_retry(connection, delivery_id, error=message, delay_seconds=delay)
+        EMAILS.labels(kind, "retried").inc()
+        log.warning(
+            "email will be retried", delivery_id=str(delivery_id), kind=kind, delay=round(delay, 1)
+        )
+
+    def retry_delay(self, attempts: int) -> float:
+        """Exponential backoff with jitter after ``attempts`` tries, capped."""
+        settings = self._settings
+        ceiling = min(
+            settings.delivery_retry_max_seconds,
+            settings.delivery_retry_base_seconds * 2 ** max(attempts - 1, 0),
+        )
+        return random.uniform(ceiling / 2, ceiling)

@@ -1,0 +1,66 @@
+"""The digest scheduler: once per period, a digest for each daily or weekly subscriber with
+something new. Safe with several replicas: the period is part of each digest's dedup key."""
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from talent_notifications import service
+from talent_notifications.emails import Emails
+from talent_notifications.settings import NotificationsSettings
+from talent_shared.background import BackgroundLoop
+from talent_shared.db import Pool
+
+
+def due_periods(now: datetime, *, send_hour: int) -> dict[str, str]:
+    """The periods whose digest is due at ``now`` (UTC): frequency -> period key.
+
+    A daily digest is due from ``send_hour`` each day, a weekly one from ``send_hour`` on Monday
+    until the week ends, so a replica that was down at the hour still sends it later.
+    """
+    due = {}
+    if now.hour >= send_hour:
+        due["daily"] = f"daily:{now.date().isoformat()}"
+    year, week, weekday = now.isocalendar()
+    if weekday > 1 or now.hour >= send_hour:
+        due["weekly"] = f"weekly:{year}-W{week:02d}"
+    return due
+
+
+class DigestScheduler:
+    def __init__(
+        self,
+        pool: Pool,
+        emails: Emails,
+        settings: NotificationsSettings,
+        *,
+        on_recorded: Callable[[], None],
+    ) -> None:
+        self._pool = pool
+        self._emails = emails
+        self._settings = settings
+        self._on_recorded = on_recorded
+        self._loop = BackgroundLoop(
+            "digest-scheduler", self.run_once, interval_seconds=settings.digest_check_seconds
+        )
+
+    def start(self) -> None:
+        self._loop.start()
+
+    async def stop(self) -> None:
+        await self._loop.stop()
+
+    async def run_once(self, now: datetime | None = None) -> bool:
+        moment = now or datetime.now(UTC)
+        recorded = 0
+        due = due_periods(moment, send_hour=self._settings.digest_send_hour_utc)
+        for frequency, period in due.items():
+            recorded += await service.record_due_digests(
+                pool=self._pool,
+                emails=self._emails,
+                frequency=frequency,
+                period_key=period,
+                max_jobs=self._settings.max_jobs_per_email,
+            )
+        if recorded:
+            self._on_recorded()
+        return False

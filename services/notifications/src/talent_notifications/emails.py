@@ -1,0 +1,147 @@
+"""The emails: Jinja2 templates (text and HTML), links from PUBLIC_BASE_URL, and the MIME message
+with the headers mail clients and providers expect (Message-ID, List-Unsubscribe, RFC 8058)."""
+
+from dataclasses import dataclass
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import formatdate, getaddresses
+from urllib.parse import quote, urlencode
+from uuid import UUID
+
+import asyncpg
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from talent_notifications.settings import NotificationsSettings
+from talent_shared.tokens import TokenPurpose, make_token
+
+ONE_CLICK = "List-Unsubscribe=One-Click"
+
+
+@dataclass(frozen=True)
+class JobLine:
+    title: str
+    url: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    subject: str
+    text: str
+    html: str
+
+
+def match_reason(job: asyncpg.Record) -> str:
+    """Why a job matched, e.g. "Nursing · Durham, NC · keyword: ICU"."""
+    parts = [job["category"], job["location"]]
+    if job["keyword"]:
+        parts.append(f"keyword: {job['keyword']}")
+    return " · ".join(parts)
+
+
+class Emails:
+    def __init__(self, settings: NotificationsSettings) -> None:
+        self._settings = settings
+        self._base = settings.public_base_url.rstrip("/")
+        self._secret = settings.token_secret.get_secret_value()
+        self._templates = Environment(
+            loader=PackageLoader("talent_notifications", "templates"),
+            autoescape=select_autoescape(enabled_extensions=("html",), default=False),
+            keep_trailing_newline=True,
+        )
+        sender = getaddresses([settings.mail_from])[0][1]
+        self.domain = sender.rsplit("@", 1)[-1] if "@" in sender else "localhost"
+        self.unsubscribe_mailbox = settings.unsubscribe_mailto or f"unsubscribe@{self.domain}"
+
+    # --- links ---------------------------------------------------------------------------------
+
+    def job_url(self, job_id: UUID) -> str:
+        return f"{self._base}/jobs/{job_id}"
+
+    def unsubscribe_url(self, candidate_id: UUID) -> str:
+        token = make_token(self._secret, TokenPurpose.UNSUBSCRIBE, candidate_id)
+        return f"{self._base}/v1/unsubscribe?{urlencode({'token': token})}"
+
+    def manage_url(self, candidate_id: UUID) -> str:
+        token = make_token(self._secret, TokenPurpose.MANAGE, candidate_id)
+        query = urlencode({"token": token})
+        return f"{self._base}/v1/candidates/{candidate_id}/preferences?{query}"
+
+    def unsubscribe_mailto(self, candidate_id: UUID) -> str:
+        token = make_token(self._secret, TokenPurpose.UNSUBSCRIBE, candidate_id)
+        return f"mailto:{self.unsubscribe_mailbox}?subject={quote('unsubscribe ' + token)}"
+
+    # --- content -------------------------------------------------------------------------------
+
+    def _render(self, name: str, subject: str, **context: object) -> RenderedEmail:
+        context = {"subject": subject, **context}
+        return RenderedEmail(
+            subject=subject,
+            text=self._templates.get_template(f"{name}.txt").render(context),
+            html=self._templates.get_template(f"{name}.html").render(context),
+        )
+
+    def welcome(self, *, candidate_id: UUID, first_name: str, frequency: str) -> RenderedEmail:
+        return self._render(
+            "welcome",
+            f"Welcome to our Talent Network, {first_name}",
+            first_name=first_name,
+            frequency=frequency,
+            jobs_url=f"{self._base}/jobs",
+            manage_url=self.manage_url(candidate_id),
+            unsubscribe_url=self.unsubscribe_url(candidate_id),
+        )
+
+    def job_list(
+        self,
+        *,
+        candidate_id: UUID,
+        first_name: str,
+        jobs: list[asyncpg.Record],
+        digest_period: str | None = None,
+    ) -> RenderedEmail:
+        """A job alert, or a digest when ``digest_period`` ("daily", "weekly") is given."""
+        lines = [
+            JobLine(title=job["title"], url=self.job_url(job["job_id"]), reason=match_reason(job))
+            for job in jobs
+        ]
+        count = f"{len(lines)} new job{'s' if len(lines) != 1 else ''}"
+        if digest_period:
+            subject = f"Your {digest_period} job digest: {count} for you"
+            intro = f"here are the {count} that matched your preferences since your last digest."
+        elif len(lines) == 1:
+            subject = f"New job for you: {lines[0].title}"
+            intro = "a new job matches your preferences."
+        else:
+            subject = f"{count} match your preferences"
+            intro = f"{count} match your preferences."
+        return self._render(
+            "jobs",
+            subject,
+            heading=subject,
+            intro=intro,
+            first_name=first_name,
+            jobs=lines,
+            manage_url=self.manage_url(candidate_id),
+            unsubscribe_url=self.unsubscribe_url(candidate_id),
+        )
+
+    # --- the message ---------------------------------------------------------------------------
+
+    def message(self, delivery: asyncpg.Record) -> EmailMessage:
+        candidate_id: UUID = delivery["candidate_id"]
+        message = EmailMessage()
+        message["From"] = self._settings.mail_from
+        message["To"] = Address(addr_spec=delivery["to_address"])
+        message["Subject"] = delivery["subject"]
+        message["Date"] = formatdate(usegmt=True)
+        # Derived from the delivery id: a resend after a crash carries the same Message-ID.
+        message["Message-ID"] = f"<{delivery['delivery_id']}@{self.domain}>"
+        if delivery["kind"] in ("job_alert", "digest"):
+            message["List-Unsubscribe"] = (
+                f"<{self.unsubscribe_url(candidate_id)}>, <{self.unsubscribe_mailto(candidate_id)}>"
+            )
+            message["List-Unsubscribe-Post"] = ONE_CLICK
+        message.set_content(delivery["body_text"])
+        message.add_alternative(delivery["body_html"], subtype="html")
+        return message

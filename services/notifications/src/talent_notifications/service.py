@@ -1,0 +1,205 @@
+"""What the notifications service does with events, and its digests, as plain async functions.
+
+Every effect of an event (replica change, delivery rows) is written in the transaction that
+records the event in the inbox, so a redelivered event changes nothing and sends nothing.
+Emails are only recorded here; the delivery worker sends them.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from uuid import UUID, uuid4
+
+import asyncpg
+
+from talent_notifications import repository
+from talent_notifications.emails import Emails, RenderedEmail
+from talent_shared.db import Connection, Pool
+from talent_shared.events import (
+    CandidateErased,
+    CandidatePreferencesChanged,
+    CandidateSignedUp,
+    CandidateUnsubscribed,
+    Event,
+    JobClosed,
+    JobPosted,
+    JobSnapshot,
+    JobUpdated,
+)
+from talent_shared.inbox import first_delivery
+from talent_shared.logging import get_logger
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Recipient:
+    candidate_id: UUID
+    email: str
+    first_name: str
+
+
+async def apply_events(
+    *, pool: Pool, emails: Emails, consumer: str, events: Sequence[Event], max_jobs: int
+) -> None:
+    """Apply a batch in one transaction, each event once (inbox)."""
+    async with pool.acquire() as connection, connection.transaction():
+        for event in events:
+            if await first_delivery(connection, consumer=consumer, event_id=event.event_id):
+                await _apply(connection, emails, event, max_jobs)
+
+
+async def _apply(connection: Connection, emails: Emails, event: Event, max_jobs: int) -> None:
+    data = event.data
+    if isinstance(data, CandidateSignedUp):
+        await _on_signed_up(connection, emails, data, max_jobs)
+    elif isinstance(data, CandidatePreferencesChanged):
+        if not await repository.is_erased(connection, data.candidate_id):
+            await repository.update_preferences(
+                connection,
+                data.candidate_id,
+                interests=data.interests,
+                locations=data.locations,
+                keywords=data.keywords,
+                alert_frequency=data.alert_frequency,
+                subscribed=data.subscribed,
+            )
+    elif isinstance(data, CandidateUnsubscribed):
+        await repository.unsubscribe(connection, data.candidate_id)
+    elif isinstance(data, CandidateErased):
+        await repository.erase(connection, data.candidate_id)
+    elif isinstance(data, JobPosted | JobUpdated):
+        await _on_job_snapshot(connection, emails, data)
+    elif isinstance(data, JobClosed):
+        await repository.close_job(connection, data.job_id, data.closed_at)
+
+
+async def _on_signed_up(
+    connection: Connection, emails: Emails, data: CandidateSignedUp, max_jobs: int
+) -> None:
+    if await repository.is_erased(connection, data.candidate_id):
+        return  # a replay of an erased candidate's sign-up must not bring them back
+    await repository.upsert_subscriber(connection, data)
+    recipient = Recipient(data.candidate_id, data.email, data.first_name)
+    welcome = emails.welcome(
+        candidate_id=data.candidate_id,
+        first_name=data.first_name,
+        frequency=data.alert_frequency,
+    )
+    await _record(connection, recipient, "welcome", f"welcome:{data.candidate_id}", welcome, [])
+    if data.alert_frequency == "never":
+        return
+    jobs = await repository.open_jobs_matching(connection, data.candidate_id, limit=max_jobs)
+    await _record_job_email(
+        connection, emails, recipient, jobs, dedup_key=f"signup-alert:{data.candidate_id}"
+    )
+
+
+async def _on_job_snapshot(connection: Connection, emails: Emails, job: JobSnapshot) -> None:
+    if not await repository.upsert_job(connection, job) or job.status != "open":
+        return  # an older snapshot than ours, or a closed job: nobody is alerted
+    for match in await repository.subscribers_matching_job(connection, job.job_id):
+        recipient = Recipient(match["candidate_id"], match["email"], match["first_name"])
+        if match["alert_frequency"] == "instant":
+            await _record_job_email(
+                connection,
+                emails,
+                recipient,
+                [match],
+                dedup_key=f"job-alert:{recipient.candidate_id}:{job.job_id}",
+            )
+        else:
+            await repository.queue_for_digest(connection, recipient.candidate_id, job.job_id)
+
+
+async def _record_job_email(
+    connection: Connection,
+    emails: Emails,
+    recipient: Recipient,
+    jobs: Sequence[asyncpg.Record],
+    *,
+    dedup_key: str,
+    digest_period: str | None = None,
+) -> bool:
+    """Record an alert (or digest) of the jobs never sent to the recipient; ``False`` when there
+    is nothing new to send or this email exists already."""
+    delivery_id = uuid4()
+    claimed = await repository.claim_jobs(
+        connection, recipient.candidate_id, [job["job_id"] for job in jobs], delivery_id
+    )
+    if not claimed:
+        return False
+    fresh = [job for job in jobs if job["job_id"] in claimed]
+    content = emails.job_list(
+        candidate_id=recipient.candidate_id,
+        first_name=recipient.first_name,
+        jobs=fresh,
+        digest_period=digest_period,
+    )
+    kind = "digest" if digest_period else "job_alert"
+    recorded = await _record(
+        connection, recipient, kind, dedup_key, content, claimed, delivery_id=delivery_id
+    )
+    if not recorded:
+        await connection.execute("DELETE FROM alerted_jobs WHERE delivery_id = $1", delivery_id)
+    return recorded
+
+
+async def _record(
+    connection: Connection,
+    recipient: Recipient,
+    kind: str,
+    dedup_key: str,
+    content: RenderedEmail,
+    job_ids: list[UUID],
+    *,
+    delivery_id: UUID | None = None,
+) -> bool:
+    return await repository.insert_delivery(
+        connection,
+        delivery_id=delivery_id or uuid4(),
+        dedup_key=dedup_key,
+        candidate_id=recipient.candidate_id,
+        kind=kind,
+        to_address=recipient.email,
+        subject=content.subject,
+        body_text=content.text,
+        body_html=content.html,
+        job_ids=job_ids,
+    )
+
+
+async def record_due_digests(
+    *, pool: Pool, emails: Emails, frequency: str, period_key: str, max_jobs: int
+) -> int:
+    """Record this period's digest for every ``frequency`` subscriber with something new.
+
+    One digest per candidate per period (the dedup key holds the period), so two replicas, or
+    two runs, never send a second; nothing new, nothing sent. Returns how many were recorded.
+    """
+    recorded = 0
+    async with pool.acquire() as connection:
+        candidates = await repository.digest_candidates(connection, frequency, period_key)
+    for candidate in candidates:
+        recipient = Recipient(*(candidate[k] for k in ("candidate_id", "email", "first_name")))
+        async with pool.acquire() as connection, connection.transaction():
+            jobs = await repository.queued_jobs_matching(
+                connection, recipient.candidate_id, limit=max_jobs
+            )
+            if await _record_job_email(
+                connection,
+                emails,
+                recipient,
+                jobs,
+                dedup_key=f"digest:{recipient.candidate_id}:{period_key}",
+                digest_period=frequency,
+            ):
+                recorded += 1
+            await repository.clear_digest_queue(connection, recipient.candidate_id)
+    if recorded:
+        log.info("digests recorded", frequency=frequency, period=period_key, count=recorded)
+    return recorded
+
+
+async def deliveries_to(*, pool: Pool, email: str) -> list[asyncpg.Record]:
+    async with pool.acquire() as connection:
+        return await repository.deliveries_to(connection, email)
