@@ -7,6 +7,7 @@ UV="${UV:-.local/bootstrap/bin/uv}"
 
 echo "== infrastructure"
 bash deploy/local/infra.sh start
+bash deploy/local/tools.sh
 
 echo "== tests"
 set +e

@@ -1,0 +1,146 @@
+"""docker-compose.yml, validated offline (no Docker engine here): the compose-spec JSON schema,
+and the services, ports, health checks and variables of the contract."""
+
+import re
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+from tests.support.infra import REPO_ROOT
+
+COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
+SCHEMA_FILE = REPO_ROOT / ".local" / "tools" / "compose-spec.json"
+APP_SERVICES = {"signup": 8001, "jobs": 8002, "notifications": 8003}
+CONTRACT_VARIABLES = {
+    "KAFKA_BOOTSTRAP_SERVERS",
+    "DATABASE_URL",
+    "SMTP_HOST",
+    "SMTP_PORT",
+    "SMTP_USERNAME",
+    "SMTP_PASSWORD",
+    "SMTP_STARTTLS",
+    "MAIL_FROM",
+    "PUBLIC_BASE_URL",
+    "ADMIN_API_TOKEN",
+    "TOKEN_SECRET",
+    "HTTP_PORT",
+    "LOG_LEVEL",
+}
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load(COMPOSE_FILE.read_text())
+    return loaded
+
+
+@pytest.fixture(scope="module")
+def services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    result: dict[str, dict[str, Any]] = compose["services"]
+    return result
+
+
+def test_compose_file_passes_the_compose_spec_schema(compose: dict[str, Any]) -> None:
+    if not SCHEMA_FILE.exists():
+        pytest.fail("compose-spec schema missing: run `make test` (deploy/local/tools.sh)")
+    schema = yaml.safe_load(SCHEMA_FILE.read_text())
+    jsonschema.validate(compose, schema)
+
+
+def test_stack_has_kafka_postgres_mailpit_and_the_services(services: dict[str, Any]) -> None:
+    expected = {"kafka", "postgres", "mailpit", *APP_SERVICES}
+    expected |= {f"{name}-migrate" for name in APP_SERVICES}
+    assert set(services) == expected
+
+
+def test_kafka_image_is_the_local_runners_version(services: dict[str, Any]) -> None:
+    pom = (REPO_ROOT / "deploy" / "local" / "kafka" / "pom.xml").read_text()
+    match = re.search(r"<kafka\.version>([^<]+)</kafka\.version>", pom)
+    assert match is not None
+    assert services["kafka"]["image"] == f"apache/kafka:{match.group(1)}"
+
+
+def test_postgres_image_pins_a_major_version(services: dict[str, Any]) -> None:
+    assert re.fullmatch(r"postgres:\d+(\.\d+)?", services["postgres"]["image"])
+
+
+def test_postgres_init_script_creates_the_three_databases(services: dict[str, Any]) -> None:
+    [mount] = [v for v in services["postgres"]["volumes"] if "initdb" in v]
+    script = (REPO_ROOT / mount.split(":")[0]).read_text()
+    for database in APP_SERVICES:
+        assert f"CREATE DATABASE {database};" in script
+
+
+def test_mailpit_serves_smtp_and_its_web_ui(services: dict[str, Any]) -> None:
+    assert services["mailpit"]["image"].startswith("axllent/mailpit:")
+    assert {"1025:1025", "8025:8025"} <= set(services["mailpit"]["ports"])
+
+
+@pytest.mark.parametrize("name", ["kafka", "postgres", "mailpit", *APP_SERVICES])
+def test_long_running_services_have_a_health_check(services: dict[str, Any], name: str) -> None:
+    assert services[name]["healthcheck"]["test"]
+
+
+@pytest.mark.parametrize(("name", "port"), APP_SERVICES.items())
+def test_service_publishes_its_contract_port(
+    services: dict[str, Any], name: str, port: int
+) -> None:
+    assert services[name]["ports"] == [f"{port}:{port}"]
+    assert str(services[name]["environment"]["HTTP_PORT"]) == str(port)
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_service_waits_for_healthy_infrastructure_and_its_migrations(
+    services: dict[str, Any], name: str
+) -> None:
+    depends = services[name]["depends_on"]
+    for dependency in ("kafka", "postgres", "mailpit"):
+        assert depends[dependency]["condition"] == "service_healthy"
+    assert depends[f"{name}-migrate"]["condition"] == "service_completed_successfully"
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_migration_step_runs_once_with_the_service_image(
+    services: dict[str, Any], name: str
+) -> None:
+    migrate = services[f"{name}-migrate"]
+    assert migrate["command"] == ["migrate"]
+    assert migrate["restart"] == "no"
+    assert migrate["image"] == services[name]["image"]
+    assert migrate["build"]["args"]["SERVICE"] == name
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_service_gets_every_contract_variable(services: dict[str, Any], name: str) -> None:
+    assert set(services[name]["environment"]) >= CONTRACT_VARIABLES
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_database_url_defaults_to_the_services_own_database(
+    services: dict[str, Any], name: str
+) -> None:
+    url = services[name]["environment"]["DATABASE_URL"]
+    assert url.startswith(f"${{{name.upper()}_DATABASE_URL:-")
+    assert url.endswith(f"@postgres:5432/{name}}}")
+
+
+@pytest.mark.parametrize("secret", ["ADMIN_API_TOKEN", "TOKEN_SECRET", "POSTGRES_PASSWORD"])
+def test_secrets_must_be_set_by_the_operator(secret: str) -> None:
+    assert f"${{{secret}:?" in COMPOSE_FILE.read_text()
+
+
+def test_settings_with_defaults_use_the_default_syntax(services: dict[str, Any]) -> None:
+    environment = services["jobs"]["environment"]
+    for name in ("KAFKA_BOOTSTRAP_SERVERS", "SMTP_HOST", "SMTP_PORT", "LOG_LEVEL"):
+        assert environment[name].startswith(f"${{{name}:-"), name
+
+
+def test_data_lives_in_named_volumes(compose: dict[str, Any]) -> None:
+    assert set(compose["volumes"]) == {"kafka-data", "postgres-data"}
+
+
+def test_stop_grace_period_exceeds_the_graceful_timeout(services: dict[str, Any]) -> None:
+    for name in APP_SERVICES:
+        assert int(services[name]["stop_grace_period"].rstrip("s")) > 15

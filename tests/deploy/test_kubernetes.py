@@ -1,0 +1,132 @@
+"""deploy/k8s, built with kustomize and validated against the Kubernetes 1.37 JSON schemas
+(kubernetes-validate, installed from the lock file), offline."""
+
+import subprocess
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from tests.support.infra import REPO_ROOT
+
+KUSTOMIZE = REPO_ROOT / ".local" / "tools" / "bin" / "kustomize"
+KUBERNETES_VERSION = "1.37.0"
+SERVICES = {"signup": 8001, "jobs": 8002, "notifications": 8003}
+GRACEFUL_TIMEOUT_SECONDS = 15
+
+
+def build(path: str) -> list[dict[str, Any]]:
+    if not KUSTOMIZE.exists():
+        pytest.fail("kustomize missing: run `make test` (deploy/local/tools.sh installs it)")
+    output = subprocess.run(
+        [str(KUSTOMIZE), "build", str(REPO_ROOT / "deploy" / "k8s" / path)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return [doc for doc in yaml.safe_load_all(output) if doc]
+
+
+@pytest.fixture(scope="module", params=["base", "overlays/production"])
+def manifests(request: pytest.FixtureRequest) -> list[dict[str, Any]]:
+    return build(request.param)
+
+
+@pytest.fixture(scope="module")
+def production() -> list[dict[str, Any]]:
+    return build("overlays/production")
+
+
+def of_kind(manifests: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:
+    return {m["metadata"]["name"]: m for m in manifests if m["kind"] == kind}
+
+
+def pod_spec(manifest: dict[str, Any]) -> dict[str, Any]:
+    spec: dict[str, Any] = manifest["spec"]["template"]["spec"]
+    return spec
+
+
+def test_every_manifest_is_valid_for_kubernetes(manifests: list[dict[str, Any]]) -> None:
+    for manifest in manifests:
+        kubernetes_validate.validate(manifest, KUBERNETES_VERSION, strict=True)
+
+
+def test_each_service_has_a_deployment_a_service_and_a_migration_job(
+    manifests: list[dict[str, Any]],
+) -> None:
+    assert set(of_kind(manifests, "Deployment")) == set(SERVICES)
+    assert set(of_kind(manifests, "Service")) == set(SERVICES)
+    assert set(of_kind(manifests, "Job")) == {f"{name}-migrate" for name in SERVICES}
+
+
+def test_probes_use_healthz_and_readyz(manifests: list[dict[str, Any]]) -> None:
+    for deployment in of_kind(manifests, "Deployment").values():
+        [container] = pod_spec(deployment)["containers"]
+        assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+        assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+
+
+def test_pods_run_as_non_root_on_a_read_only_filesystem_without_capabilities(
+    manifests: list[dict[str, Any]],
+) -> None:
+    for workload in [
+        *of_kind(manifests, "Deployment").values(),
+        *of_kind(manifests, "Job").values(),
+    ]:
+        spec = pod_spec(workload)
+        assert spec["securityContext"]["runAsNonRoot"] is True
+        for container in spec["containers"]:
+            security = container["securityContext"]
+            assert security["readOnlyRootFilesystem"] is True
+            assert security["allowPrivilegeEscalation"] is False
+            assert security["capabilities"]["drop"] == ["ALL"]
+            assert container["resources"]["requests"]
+            assert container["resources"]["limits"]
+
+
+def test_grace_period_exceeds_the_consumers_graceful_timeout(
+    manifests: list[dict[str, Any]],
+) -> None:
+    config = of_kind(manifests, "ConfigMap")["talent-config"]["data"]
+    assert int(config["GRACEFUL_TIMEOUT_SECONDS"]) == GRACEFUL_TIMEOUT_SECONDS
+    for deployment in of_kind(manifests, "Deployment").values():
+        assert pod_spec(deployment)["terminationGracePeriodSeconds"] > GRACEFUL_TIMEOUT_SECONDS + 5
+
+
+def test_secrets_come_from_a_secret_reference(manifests: list[dict[str, Any]]) -> None:
+    for deployment in of_kind(manifests, "Deployment").values():
+        [container] = pod_spec(deployment)["containers"]
+        env = {item["name"]: item for item in container["env"]}
+        for name in ("DATABASE_URL", "ADMIN_API_TOKEN", "TOKEN_SECRET"):
+            assert env[name]["valueFrom"]["secretKeyRef"]["name"] == "talent-secrets"
+
+
+def test_services_listen_on_their_contract_ports(manifests: list[dict[str, Any]]) -> None:
+    for name, port in SERVICES.items():
+        service = of_kind(manifests, "Service")[name]
+        assert service["spec"]["ports"][0]["port"] == port
+
+
+def test_migrations_run_apart_from_the_service(manifests: list[dict[str, Any]]) -> None:
+    config = of_kind(manifests, "ConfigMap")["talent-config"]["data"]
+    assert config["MIGRATE_ON_START"] == "false"
+    for job in of_kind(manifests, "Job").values():
+        assert pod_spec(job)["containers"][0]["args"] == ["migrate"]
+
+
+def test_production_runs_several_replicas_autoscaled_with_a_disruption_budget(
+    production: list[dict[str, Any]],
+) -> None:
+    autoscalers = of_kind(production, "HorizontalPodAutoscaler")
+    budgets = of_kind(production, "PodDisruptionBudget")
+    for name, deployment in of_kind(production, "Deployment").items():
+        assert deployment["spec"]["replicas"] >= 3
+        assert autoscalers[name]["spec"]["scaleTargetRef"]["name"] == name
+        assert autoscalers[name]["spec"]["minReplicas"] >= 2
+        assert budgets[name]["spec"]["selector"]["matchLabels"] == {"app.kubernetes.io/name": name}
+
+
+def test_production_lives_in_its_own_namespace(production: list[dict[str, Any]]) -> None:
+    namespaced = [m for m in production if m["kind"] != "Namespace"]
+    assert {m["metadata"]["namespace"] for m in namespaced} == {"talent-network"}
