@@ -154,3 +154,17 @@ async def test_correlation_id_is_taken_from_the_header(client: httpx.AsyncClient
 async def test_correlation_id_is_generated_when_missing(client: httpx.AsyncClient) -> None:
     response = await client.get("/correlation")
     assert len(response.json()["correlation_id"]) == 36
+
+
+async def test_unreachable_database_is_a_503_with_retry_after() -> None:
+    app = build_app(ready=True)
+
+    @app.get("/database-down")
+    async def database_down() -> None:
+        raise ConnectionRefusedError("connection refused")
+
+    async for client in client_for(app):
+        response = await client.get("/database-down")
+        assert response.status_code == 503
+        assert response.headers["retry-after"] == "1"
+        assert response.json() == {"detail": "temporarily unavailable, retry shortly"}

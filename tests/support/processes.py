@@ -60,9 +60,13 @@ class ServiceProcess:
             self.process.wait(timeout=10)
 
 
-def start_service(name: str, database_url: str, tmp_path: Path, **env: str) -> ServiceProcess:
-    port = free_port()
-    log_path = tmp_path / f"{name}.log"
+def start_service(
+    name: str, database_url: str, tmp_path: Path, *, label: str | None = None, **env: str
+) -> ServiceProcess:
+    """Start ``python -m talent_<name> serve``; ``env`` overrides any setting (HTTP_PORT too).
+    The log goes to ``<label or name>.log`` in ``tmp_path``, appended across restarts."""
+    port = int(env.pop("HTTP_PORT", 0)) or free_port()
+    log_path = tmp_path / f"{label or name}.log"
     environment = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -73,7 +77,7 @@ def start_service(name: str, database_url: str, tmp_path: Path, **env: str) -> S
         "PYTHONUNBUFFERED": "1",
         **env,
     }
-    with log_path.open("wb") as log:
+    with log_path.open("ab") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", f"talent_{name}", "serve"],
             cwd=REPO_ROOT,

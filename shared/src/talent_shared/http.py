@@ -12,6 +12,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from talent_shared.kafka import is_transient
 from talent_shared.logging import get_logger
 
 MAX_BODY_BYTES = 64 * 1024
@@ -126,6 +127,19 @@ def install_common_http(
 
     @app.exception_handler(Exception)
     async def internal_error(request: Request, error: Exception) -> JSONResponse:
+        if is_transient(error):
+            # The database (or Kafka) is briefly unreachable: the caller should retry.
+            log.warning(
+                "dependency unavailable",
+                method=request.method,
+                path=request.url.path,
+                error_type=type(error).__name__,
+            )
+            return JSONResponse(
+                {"detail": "temporarily unavailable, retry shortly"},
+                status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+                headers={"Retry-After": "1"},
+            )
         log.exception("unhandled error", method=request.method, path=request.url.path)
         return JSONResponse({"detail": "internal server error"}, status_code=500)
 

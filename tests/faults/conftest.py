@@ -1,0 +1,28 @@
+"""Prints the fault-injection table after the run (and writes it to .local/faults-report.md)."""
+
+from pathlib import Path
+
+import pytest
+
+from tests.faults.harness import RESULTS
+
+REPORT = Path(__file__).resolve().parents[2] / ".local" / "faults-report.md"
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if not RESULTS:
+        return
+    lines = [
+        "| scenario | accepted | found | lost | duplicated | recovery |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in RESULTS:
+        recovery = f"{r.recovery_seconds:.1f} s" if r.recovery_seconds is not None else "-"
+        lines.append(
+            f"| {r.scenario} | {r.accepted} | {r.found} | {r.lost} | {r.duplicated} | {recovery} |"
+        )
+    terminalreporter.section("fault injection")
+    for line in lines:
+        terminalreporter.write_line(line)
+    REPORT.parent.mkdir(exist_ok=True)
+    REPORT.write_text("\n".join(lines) + "\n")

@@ -1,0 +1,268 @@
+"""The fault-injection harness: the three services as real processes (restartable, one or two
+replicas each), traffic that records what was accepted, and checks of the end state against it.
+
+Each scenario drives traffic while injecting one fault, then reports a row of the table that
+`make faults` prints: scenario, events accepted, events found, lost, duplicated, recovery time.
+"""
+
+import asyncio
+import re
+import time
+import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+from tests.support.fixtures import ADMIN_HEADERS
+from tests.support.processes import ServiceProcess, free_port, start_service
+from tests.support.smtp import SmtpServer
+
+SERVICES = ("signup", "jobs", "notifications")
+JOB_LINK = re.compile(r"/jobs/([0-9a-f-]{36})")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    scenario: str
+    accepted: int
+    found: int
+    lost: int
+    duplicated: int
+    recovery_seconds: float | None
+
+
+RESULTS: list[Outcome] = []
+
+
+def report(outcome: Outcome) -> Outcome:
+    RESULTS.append(outcome)
+    return outcome
+
+
+@dataclass
+class Replica:
+    service: str
+    index: int
+    port: int
+    process: ServiceProcess | None = None
+
+
+@dataclass
+class FaultStack:
+    databases: dict[str, str]
+    logs: Path
+    smtp: SmtpServer
+    replicas_per_service: int = 1
+    group_prefix: str = field(default_factory=lambda: f"faults-{uuid.uuid4().hex[:8]}.")
+    replicas: dict[str, list[Replica]] = field(default_factory=dict)
+
+    def env(self, service: str) -> dict[str, str]:
+        return {
+            "KAFKA_CONSUMER_GROUP_PREFIX": self.group_prefix,
+            "KAFKA_AUTO_OFFSET_RESET": "latest",
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": str(self.smtp.port),
+            "PUBLIC_BASE_URL": "https://careers.example.org",
+            "DELIVERY_POLL_SECONDS": "0.2",
+            "DELIVERY_RETRY_BASE_SECONDS": "0.2",
+            "DELIVERY_RETRY_MAX_SECONDS": "2",
+            "DELIVERY_MAX_ATTEMPTS": "200",
+            "GRACEFUL_TIMEOUT_SECONDS": "5",
+            "LOG_LEVEL": "INFO",
+        }
+
+    def start_all(self) -> None:
+        for service in SERVICES:
+            self.replicas[service] = []
+            for index in range(self.replicas_per_service):
+                self.add_replica(service, index)
+        for replicas in self.replicas.values():
+            for replica in replicas:
+                assert replica.process is not None
+                replica.process.wait_ready()
+
+    def add_replica(self, service: str, index: int) -> Replica:
+        replica = Replica(service, index, free_port())
+        self.replicas.setdefault(service, []).append(replica)
+        self.start(replica)
+        return replica
+
+    def start(self, replica: Replica) -> None:
+        replica.process = start_service(
+            replica.service,
+            self.databases[replica.service],
+            self.logs,
+            label=f"{replica.service}-{replica.index}",
+            HTTP_PORT=str(replica.port),
+            **self.env(replica.service),
+        )
+
+    def kill(self, replica: Replica) -> None:
+        """SIGKILL: no graceful shutdown, no offset commit, no flush."""
+        assert replica.process is not None
+        replica.process.kill()
+
+    def url(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.replicas[service][0].port}"
+
+    def stop_all(self) -> None:
+        for replicas in self.replicas.values():
+            for replica in replicas:
+                if replica.process is not None:
+                    replica.process.kill()
+
+    def log_lines(self) -> list[str]:
+        return [line for path in self.logs.glob("*.log") for line in path.read_text().splitlines()]
+
+
+@dataclass
+class Traffic:
+    """Sends one kind of request again and again (retrying each, as a front end does, until
+    accepted or out of tries) and records what was accepted and when."""
+
+    send: Callable[[int], Awaitable[bool]]
+    interval_seconds: float = 0.02
+    accepted: list[int] = field(default_factory=list)
+    accepted_at: list[float] = field(default_factory=list)
+    _task: asyncio.Task[None] | None = None
+    _stopping: bool = False
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        self._stopping = True
+        assert self._task is not None
+        await self._task
+
+    async def _run(self) -> None:
+        number = 0
+        while not self._stopping:
+            for _ in range(100):  # ~20 s of retries for one request at most
+                if await self._try(number):
+                    self.accepted.append(number)
+                    self.accepted_at.append(time.monotonic())
+                    break
+                await asyncio.sleep(0.2)
+            number += 1
+            await asyncio.sleep(self.interval_seconds)
+
+    async def _try(self, number: int) -> bool:
+        try:
+            return await self.send(number)
+        except httpx.HTTPError:
+            return False
+
+    def first_accepted_after(self, moment: float) -> float | None:
+        later = [t for t in self.accepted_at if t >= moment]
+        return later[0] - moment if later else None
+
+
+def view_traffic(stack: FaultStack, client: httpx.AsyncClient, job_id: str, tag: str) -> Traffic:
+    async def send(number: int) -> bool:
+        response = await client.post(
+            f"{stack.url('jobs')}/v1/job-views",
+            json={"visitor_id": f"{tag}-{number}", "job_id": job_id},
+            timeout=10,
+        )
+        return response.status_code == 202
+
+    return Traffic(send)
+
+
+def signup_traffic(
+    stack: FaultStack, client: httpx.AsyncClient, tag: str, interests: list[str]
+) -> Traffic:
+    async def send(number: int) -> bool:
+        response = await client.post(
+            f"{stack.url('signup')}/v1/signups",
+            json={
+                "email": f"{tag}-{number}@example.org",
+                "first_name": "Fault",
+                "last_name": "Test",
+                "interests": interests,
+                "alert_frequency": "instant",
+                "consent": True,
+            },
+            timeout=10,
+        )
+        return response.status_code in (200, 201)
+
+    return Traffic(send, interval_seconds=0.1)
+
+
+async def post_job(stack: FaultStack, client: httpx.AsyncClient, category: str) -> str:
+    response = await client.post(
+        f"{stack.url('jobs')}/v1/jobs",
+        headers=ADMIN_HEADERS,
+        json={
+            "title": "Fault nurse",
+            "category": category,
+            "location": "Durham, NC",
+            "description": "Nights.",
+        },
+    )
+    response.raise_for_status()
+    job_id: str = response.json()["job_id"]
+    return job_id
+
+
+async def views_found(stack: FaultStack, tag: str, accepted: list[int], timeout: float) -> int:
+    """How many accepted views are in the projection, waiting up to ``timeout`` for all."""
+    visitors = [f"{tag}-{n}" for n in accepted]
+    deadline = time.monotonic() + timeout
+    connection = await asyncpg.connect(stack.databases["jobs"])
+    try:
+        while True:
+            found: int = await connection.fetchval(
+                "SELECT count(DISTINCT visitor_id) FROM recently_viewed WHERE visitor_id = ANY($1)",
+                visitors,
+            )
+            if found == len(visitors) or time.monotonic() > deadline:
+                return found
+            await asyncio.sleep(0.25)
+    finally:
+        await connection.close()
+
+
+def welcome_counts(smtp: SmtpServer, addresses: list[str]) -> Counter[str]:
+    wanted = set(addresses)
+    counts: Counter[str] = Counter()
+    with smtp.handler.lock:
+        for message in smtp.handler.messages:
+            to = str(message["To"])
+            if to in wanted and message["Subject"].startswith("Welcome"):
+                counts[to] += 1
+    return counts
+
+
+async def welcomes_found(smtp: SmtpServer, addresses: list[str], timeout: float) -> tuple[int, int]:
+    """(addresses with a welcome, extra welcomes beyond one each), after waiting for all."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if len(welcome_counts(smtp, addresses)) == len(addresses):
+            break
+        await asyncio.sleep(0.25)
+    await asyncio.sleep(2)  # a duplicate, if one were coming, has time to arrive
+    counts = welcome_counts(smtp, addresses)
+    return len(counts), sum(count - 1 for count in counts.values())
+
+
+def duplicate_alerts(smtp: SmtpServer) -> int:
+    """Alerted (candidate address, job) pairs that arrived more than once, in any email."""
+    pairs: Counter[tuple[str, str]] = Counter()
+    with smtp.handler.lock:
+        messages: list[EmailMessage] = list(smtp.handler.messages)
+    for message in messages:
+        if message["Subject"].startswith("Welcome"):
+            continue
+        body = message.get_body(preferencelist=("plain",))
+        assert body is not None
+        for job_id in set(JOB_LINK.findall(str(body.get_content()))):
+            pairs[(str(message["To"]), job_id)] += 1
+    return sum(count - 1 for count in pairs.values() if count > 1)

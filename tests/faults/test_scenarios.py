@@ -1,0 +1,271 @@
+"""Faults injected while traffic flows; the end state is checked against what was accepted:
+every accepted view projected, one welcome per accepted sign-up, no alert twice."""
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import asyncpg
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer
+
+from talent_shared.events import CANDIDATES_TOPIC, POSTINGS_TOPIC, VIEWS_TOPIC
+from tests.faults.harness import (
+    FaultStack,
+    Outcome,
+    Traffic,
+    duplicate_alerts,
+    post_job,
+    report,
+    signup_traffic,
+    view_traffic,
+    views_found,
+    welcomes_found,
+)
+from tests.faults.stack import fault_stack
+from tests.support.infra import infra
+from tests.support.kafka import raw_producer, topic_reader
+
+pytestmark = [pytest.mark.integration, pytest.mark.faults]
+
+SETTLE_SECONDS = 120
+
+
+@pytest.fixture(scope="module")
+async def stack(
+    infrastructure: None, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[FaultStack]:
+    async with fault_stack(tmp_path_factory.mktemp("fault-logs")) as running:
+        yield running
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=10) as http:
+        yield http
+
+
+def tag() -> str:
+    return f"f{uuid.uuid4().hex[:8]}"
+
+
+async def run_with_fault(
+    traffic: list[Traffic], inject: Callable[[], Awaitable[None]], after: float = 4.0
+) -> float:
+    """Start traffic, inject the fault (which returns once it is repaired), keep going a
+    while, stop; returns the moment the fault was repaired."""
+    for t in traffic:
+        t.start()
+    await asyncio.sleep(2)
+    await inject()
+    repaired = time.monotonic()
+    await asyncio.sleep(after)
+    for t in traffic:
+        await t.stop()
+    return repaired
+
+
+async def check_views(
+    stack: FaultStack, scenario: str, views: Traffic, view_tag: str, repaired: float
+) -> Outcome:
+    found = await views_found(stack, view_tag, views.accepted, SETTLE_SECONDS)
+    outcome = report(
+        Outcome(
+            f"{scenario}: job views",
+            accepted=len(views.accepted),
+            found=found,
+            lost=len(views.accepted) - found,
+            duplicated=await projection_duplicates(stack, view_tag),
+            recovery_seconds=views.first_accepted_after(repaired),
+        )
+    )
+    assert outcome.lost == 0
+    assert outcome.duplicated == 0
+    return outcome
+
+
+async def check_signups(
+    stack: FaultStack, scenario: str, signups: Traffic, signup_tag: str, repaired: float
+) -> Outcome:
+    addresses = [f"{signup_tag}-{n}@example.org" for n in signups.accepted]
+    found, extra = await welcomes_found(stack.smtp, addresses, SETTLE_SECONDS)
+    outcome = report(
+        Outcome(
+            f"{scenario}: sign-ups, one welcome each",
+            accepted=len(addresses),
+            found=found,
+            lost=len(addresses) - found,
+            duplicated=extra + duplicate_alerts(stack.smtp),
+            recovery_seconds=signups.first_accepted_after(repaired),
+        )
+    )
+    assert outcome.lost == 0
+    assert outcome.duplicated == 0
+    return outcome
+
+
+async def projection_duplicates(stack: FaultStack, view_tag: str) -> int:
+    connection = await asyncpg.connect(stack.databases["jobs"])
+    try:
+        extra: int = await connection.fetchval(
+            """SELECT count(*) - count(DISTINCT (visitor_id, job_id)) FROM recently_viewed
+               WHERE visitor_id LIKE $1""",
+            f"{view_tag}-%",
+        )
+        return extra
+    finally:
+        await connection.close()
+
+
+async def test_kafka_killed_and_restarted_mid_stream(
+    stack: FaultStack, client: httpx.AsyncClient
+) -> None:
+    category, view_tag, signup_tag = tag(), tag(), tag()
+    job_id = await post_job(stack, client, category)
+    views = view_traffic(stack, client, job_id, view_tag)
+    signups = signup_traffic(stack, client, signup_tag, [category])
+
+    async def kill_kafka() -> None:
+        await asyncio.to_thread(infra, "kill", "kafka")
+        await asyncio.sleep(3)
+        await asyncio.to_thread(infra, "start", "kafka")
+
+    repaired = await run_with_fault([views, signups], kill_kafka, after=8)
+    await check_views(stack, "Kafka SIGKILL, restarted", views, view_tag, repaired)
+    await check_signups(stack, "Kafka SIGKILL, restarted", signups, signup_tag, repaired)
+
+
+@pytest.mark.parametrize("service", ["jobs", "signup", "notifications"])
+async def test_service_killed_mid_batch_and_restarted(
+    stack: FaultStack, client: httpx.AsyncClient, service: str
+) -> None:
+    category, view_tag, signup_tag = tag(), tag(), tag()
+    job_id = await post_job(stack, client, category)
+    views = view_traffic(stack, client, job_id, view_tag)
+    signups = signup_traffic(stack, client, signup_tag, [category])
+
+    async def kill_and_restart() -> None:
+        [replica] = stack.replicas[service]
+        stack.kill(replica)
+        await asyncio.sleep(1)
+        stack.start(replica)
+        assert replica.process is not None
+        await asyncio.to_thread(replica.process.wait_ready)
+
+    repaired = await run_with_fault([views, signups], kill_and_restart)
+    scenario = f"{service} SIGKILL, restarted"
+    await check_views(stack, scenario, views, view_tag, repaired)
+    await check_signups(stack, scenario, signups, signup_tag, repaired)
+
+
+async def test_postgres_restarted_while_consumers_write(
+    stack: FaultStack, client: httpx.AsyncClient
+) -> None:
+    category, view_tag, signup_tag = tag(), tag(), tag()
+    job_id = await post_job(stack, client, category)
+    views = view_traffic(stack, client, job_id, view_tag)
+    signups = signup_traffic(stack, client, signup_tag, [category])
+
+    async def restart_postgres() -> None:
+        await asyncio.to_thread(infra, "restart", "postgres")
+
+    repaired = await run_with_fault([views, signups], restart_postgres)
+    await check_views(stack, "PostgreSQL restarted", views, view_tag, repaired)
+    await check_signups(stack, "PostgreSQL restarted", signups, signup_tag, repaired)
+
+
+async def test_smtp_refusing_then_down_then_back(
+    stack: FaultStack, client: httpx.AsyncClient
+) -> None:
+    category, signup_tag = tag(), tag()
+    await post_job(stack, client, category)
+    signups = signup_traffic(stack, client, signup_tag, [category])
+
+    async def refuse_then_go_down() -> None:
+        stack.smtp.handler.refuse_with = "451 4.3.0 Try again later"
+        await asyncio.sleep(3)
+        stack.smtp.handler.refuse_with = None
+        stack.smtp.stop()
+        await asyncio.sleep(3)
+        stack.smtp.start()
+
+    repaired = await run_with_fault([signups], refuse_then_go_down)
+    await check_signups(stack, "SMTP 451, then down, then back", signups, signup_tag, repaired)
+
+
+POISON = [b"{not json", b'{"event_type": "JobPosted", "data": 1}', b"\x00\xff" * 10]
+OVERSIZED = b'{"padding": "' + b"x" * 900_000 + b'"}'
+
+
+async def test_poison_and_oversized_messages_land_in_dead_letter_topics(
+    stack: FaultStack, client: httpx.AsyncClient
+) -> None:
+    category, view_tag, signup_tag = tag(), tag(), tag()
+    job_id = await post_job(stack, client, category)
+    views = view_traffic(stack, client, job_id, view_tag)
+    signups = signup_traffic(stack, client, signup_tag, [category])
+    topics = [CANDIDATES_TOPIC, POSTINGS_TOPIC, VIEWS_TOPIC]
+    poison_tag = tag()
+    sent: dict[str, set[bytes]] = {topic: set() for topic in topics}
+
+    async def publish_poison() -> None:
+        async with raw_producer() as producer:
+            for topic in topics:
+                for n, value in enumerate([*POISON, OVERSIZED]):
+                    key = f"{poison_tag}-{n}".encode()
+                    await producer.send_and_wait(topic, value, key=key)
+                    sent[topic].add(key)
+
+    readers = {topic: topic_reader(f"{topic}.dlq") for topic in topics}
+    dead: dict[str, list[bytes]] = {topic: [] for topic in topics}
+    entered = {topic: await reader.__aenter__() for topic, reader in readers.items()}
+    try:
+        repaired = await run_with_fault([views, signups], publish_poison)
+        for topic, consumer in entered.items():
+            dead[topic] = await dead_letter_keys(consumer, poison_tag, expected=sent[topic])
+    finally:
+        for reader in readers.values():
+            await reader.__aexit__(None, None, None)
+    found = sum(len(set(keys) & sent[t]) for t, keys in dead.items())
+    extra = sum(len(keys) - len(set(keys)) for keys in dead.values())
+    accepted = sum(len(keys) for keys in sent.values())
+    outcome = report(
+        Outcome(
+            "poison and oversized messages: dead letters",
+            accepted=accepted,
+            found=found,
+            lost=accepted - found,
+            duplicated=extra,
+            recovery_seconds=None,
+        )
+    )
+    assert outcome.lost == 0
+    assert outcome.duplicated == 0
+    await check_views(stack, "poison on every topic", views, view_tag, repaired)
+    await check_signups(stack, "poison on every topic", signups, signup_tag, repaired)
+
+
+async def dead_letter_keys(
+    consumer: AIOKafkaConsumer, poison_tag: str, *, expected: set[bytes], timeout: float = 60
+) -> list[bytes]:
+    """Keys of this run's dead letters, read until all ``expected`` came and then two more
+    seconds (time for a duplicate to show), or until ``timeout``."""
+    keys: list[bytes] = []
+    deadline = time.monotonic() + timeout
+    complete_at: float | None = None
+    while time.monotonic() < deadline and (complete_at is None or time.monotonic() < complete_at):
+        batches = await consumer.getmany(timeout_ms=500)
+        for records in batches.values():
+            keys += [r.key for r in records if r.key and r.key.startswith(poison_tag.encode())]
+        if complete_at is None and expected <= set(keys):
+            complete_at = time.monotonic() + 2
+    return keys
+
+
+def test_every_log_line_is_json(stack: FaultStack) -> None:
+    import json
+
+    for line in stack.log_lines():
+        json.loads(line)
