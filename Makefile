@@ -5,7 +5,7 @@ UV_VERSION := 0.13.8
 UV := .local/bootstrap/bin/uv
 export UV
 
-.PHONY: help up down logs seed bench status test lint format sync
+.PHONY: help up down logs seed bench faults status test lint format sync
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -36,6 +36,11 @@ bench: sync ## benchmark job-view ingest and the projector against raw baselines
 		{ echo "bench needs wrk (Debian package wrk)" >&2; exit 1; }
 	bash deploy/local/infra.sh start
 	.venv/bin/python bench/jobs_bench.py
+
+faults: sync ## the fault-injection and robustness suite alone, with its summary table
+	bash deploy/local/infra.sh start
+	bash deploy/local/tools.sh
+	.venv/bin/pytest -m "faults or robustness" tests/faults tests/robustness
 
 status: ## what is running
 	@bash deploy/local/services.sh status; bash deploy/local/infra.sh status

@@ -286,3 +286,16 @@ async def test_digest_lists_at_most_ten_jobs(stack: Stack) -> None:
     await run_digests(stack, DAY)
     [_, digest] = await stack.smtp.wait_for(email, 2)
     assert text_of(digest).count("/jobs/") == 10
+
+
+async def test_two_schedulers_at_once_record_one_digest(stack: Stack) -> None:
+    category = unique("Pharmacy")
+    _, email = await sign_up(stack, interests=[category], alert_frequency="daily")
+    await stack.smtp.wait_for(email, 1)
+    job_id = await post_job(stack, category=category)
+    await job_reached_notifications(stack, job_id)
+    scheduler = stack.notifications_runtime.digest_scheduler
+    await asyncio.gather(*(scheduler.run_once(now=DAY + timedelta(days=3)) for _ in range(4)))
+    stack.notifications_runtime.delivery_worker.wake()
+    items = await settled(stack, email)
+    assert [item["kind"] for item in items] == ["welcome", "digest"]

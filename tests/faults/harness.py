@@ -24,6 +24,7 @@ from tests.support.smtp import SmtpServer
 
 SERVICES = ("signup", "jobs", "notifications")
 JOB_LINK = re.compile(r"/jobs/([0-9a-f-]{36})")
+SETTLE_SECONDS = 120  # how long the end state may take to catch up after a fault
 
 
 @dataclass(frozen=True)
@@ -266,3 +267,71 @@ def duplicate_alerts(smtp: SmtpServer) -> int:
         for job_id in set(JOB_LINK.findall(str(body.get_content()))):
             pairs[(str(message["To"]), job_id)] += 1
     return sum(count - 1 for count in pairs.values() if count > 1)
+
+
+async def run_with_fault(
+    traffic: list[Traffic], inject: Callable[[], Awaitable[None]], after: float = 4.0
+) -> float:
+    """Start traffic, inject the fault (which returns once it is repaired), keep going a
+    while, stop; returns the moment the fault was repaired."""
+    for t in traffic:
+        t.start()
+    await asyncio.sleep(2)
+    await inject()
+    repaired = time.monotonic()
+    await asyncio.sleep(after)
+    for t in traffic:
+        await t.stop()
+    return repaired
+
+
+async def check_views(
+    stack: FaultStack, scenario: str, views: Traffic, view_tag: str, repaired: float
+) -> Outcome:
+    found = await views_found(stack, view_tag, views.accepted, SETTLE_SECONDS)
+    outcome = report(
+        Outcome(
+            f"{scenario}: job views",
+            accepted=len(views.accepted),
+            found=found,
+            lost=len(views.accepted) - found,
+            duplicated=await projection_duplicates(stack, view_tag),
+            recovery_seconds=views.first_accepted_after(repaired),
+        )
+    )
+    assert outcome.lost == 0
+    assert outcome.duplicated == 0
+    return outcome
+
+
+async def check_signups(
+    stack: FaultStack, scenario: str, signups: Traffic, signup_tag: str, repaired: float
+) -> Outcome:
+    addresses = [f"{signup_tag}-{n}@example.org" for n in signups.accepted]
+    found, extra = await welcomes_found(stack.smtp, addresses, SETTLE_SECONDS)
+    outcome = report(
+        Outcome(
+            f"{scenario}: sign-ups, one welcome each",
+            accepted=len(addresses),
+            found=found,
+            lost=len(addresses) - found,
+            duplicated=extra + duplicate_alerts(stack.smtp),
+            recovery_seconds=signups.first_accepted_after(repaired),
+        )
+    )
+    assert outcome.lost == 0
+    assert outcome.duplicated == 0
+    return outcome
+
+
+async def projection_duplicates(stack: FaultStack, view_tag: str) -> int:
+    connection = await asyncpg.connect(stack.databases["jobs"])
+    try:
+        extra: int = await connection.fetchval(
+            """SELECT count(*) - count(DISTINCT (visitor_id, job_id)) FROM recently_viewed
+               WHERE visitor_id LIKE $1""",
+            f"{view_tag}-%",
+        )
+        return extra
+    finally:
+        await connection.close()

@@ -4,9 +4,8 @@ every accepted view projected, one welcome per accepted sign-up, no alert twice.
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 
-import asyncpg
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
@@ -15,22 +14,19 @@ from talent_shared.events import CANDIDATES_TOPIC, POSTINGS_TOPIC, VIEWS_TOPIC
 from tests.faults.harness import (
     FaultStack,
     Outcome,
-    Traffic,
-    duplicate_alerts,
+    check_signups,
+    check_views,
     post_job,
     report,
+    run_with_fault,
     signup_traffic,
     view_traffic,
-    views_found,
-    welcomes_found,
 )
 from tests.faults.stack import fault_stack
 from tests.support.infra import infra
 from tests.support.kafka import raw_producer, topic_reader
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
-
-SETTLE_SECONDS = 120
 
 
 @pytest.fixture(scope="module")
@@ -49,74 +45,6 @@ async def client() -> AsyncIterator[httpx.AsyncClient]:
 
 def tag() -> str:
     return f"f{uuid.uuid4().hex[:8]}"
-
-
-async def run_with_fault(
-    traffic: list[Traffic], inject: Callable[[], Awaitable[None]], after: float = 4.0
-) -> float:
-    """Start traffic, inject the fault (which returns once it is repaired), keep going a
-    while, stop; returns the moment the fault was repaired."""
-    for t in traffic:
-        t.start()
-    await asyncio.sleep(2)
-    await inject()
-    repaired = time.monotonic()
-    await asyncio.sleep(after)
-    for t in traffic:
-        await t.stop()
-    return repaired
-
-
-async def check_views(
-    stack: FaultStack, scenario: str, views: Traffic, view_tag: str, repaired: float
-) -> Outcome:
-    found = await views_found(stack, view_tag, views.accepted, SETTLE_SECONDS)
-    outcome = report(
-        Outcome(
-            f"{scenario}: job views",
-            accepted=len(views.accepted),
-            found=found,
-            lost=len(views.accepted) - found,
-            duplicated=await projection_duplicates(stack, view_tag),
-            recovery_seconds=views.first_accepted_after(repaired),
-        )
-    )
-    assert outcome.lost == 0
-    assert outcome.duplicated == 0
-    return outcome
-
-
-async def check_signups(
-    stack: FaultStack, scenario: str, signups: Traffic, signup_tag: str, repaired: float
-) -> Outcome:
-    addresses = [f"{signup_tag}-{n}@example.org" for n in signups.accepted]
-    found, extra = await welcomes_found(stack.smtp, addresses, SETTLE_SECONDS)
-    outcome = report(
-        Outcome(
-            f"{scenario}: sign-ups, one welcome each",
-            accepted=len(addresses),
-            found=found,
-            lost=len(addresses) - found,
-            duplicated=extra + duplicate_alerts(stack.smtp),
-            recovery_seconds=signups.first_accepted_after(repaired),
-        )
-    )
-    assert outcome.lost == 0
-    assert outcome.duplicated == 0
-    return outcome
-
-
-async def projection_duplicates(stack: FaultStack, view_tag: str) -> int:
-    connection = await asyncpg.connect(stack.databases["jobs"])
-    try:
-        extra: int = await connection.fetchval(
-            """SELECT count(*) - count(DISTINCT (visitor_id, job_id)) FROM recently_viewed
-               WHERE visitor_id LIKE $1""",
-            f"{view_tag}-%",
-        )
-        return extra
-    finally:
-        await connection.close()
 
 
 async def test_kafka_killed_and_restarted_mid_stream(
