@@ -59,11 +59,22 @@ async def fresh_database(prefix: str) -> AsyncIterator[str]:
     try:
         yield database_url(name)
     finally:
+        await _drop_database(name)
+
+
+async def _drop_database(name: str, attempts: int = 5) -> None:
+    # FORCE terminates leftover sessions; one just closing can make it fail once: try again.
+    for attempt in range(attempts):
         admin = await asyncpg.connect(POSTGRES_ADMIN_URL)
         try:
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            return
+        except asyncpg.PostgresError:
+            if attempt == attempts - 1:
+                raise
         finally:
             await admin.close()
+        await asyncio.sleep(0.5)
 
 
 async def eventually(check, *, timeout: float = 10.0, interval: float = 0.1):  # type: ignore[no-untyped-def]

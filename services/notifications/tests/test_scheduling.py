@@ -59,3 +59,12 @@ def test_refused_connection_is_transient() -> None:
 def test_all_recipients_refused_with_5xx_is_permanent() -> None:
     refused = [aiosmtplib.SMTPRecipientRefused(550, "unknown", "a@b.org")]
     assert isinstance(_classify(aiosmtplib.SMTPRecipientsRefused(refused)), PermanentSendError)
+
+
+def test_a_message_that_cannot_be_sent_at_all_is_permanent() -> None:
+    assert isinstance(_classify(ValueError("non-ASCII local part")), PermanentSendError)
+
+
+def test_timeout_is_transient() -> None:
+    error = aiosmtplib.SMTPReadTimeoutError("slow")
+    assert _classify(error) is error

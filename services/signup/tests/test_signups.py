@@ -183,3 +183,16 @@ async def test_body_that_is_not_json_is_422(signup: httpx.AsyncClient) -> None:
         "/v1/signups", content=b"email=a@b.org", headers={"content-type": "text/plain"}
     )
     assert response.status_code == 422
+
+
+async def test_non_ascii_local_part_is_422(signup: httpx.AsyncClient) -> None:
+    response = await signup.post("/v1/signups", json=signup_body(email="zoë@example.org"))
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "email"]
+
+
+async def test_internationalised_domain_is_kept_in_ascii_form(signup: httpx.AsyncClient) -> None:
+    local = new_email().split("@")[0]
+    created = await sign_up(signup, email=f"{local}@Bücher.example")
+    stored = (await candidate(signup, created["candidate_id"]))["email"]
+    assert stored == f"{local}@xn--bcher-kva.example"

@@ -6,16 +6,22 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated
 
+import asyncpg
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response, status
+from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from talent_shared.kafka import is_transient
 from talent_shared.logging import get_logger
 
 MAX_BODY_BYTES = 64 * 1024
+FASTAPI_BODY_PARSE_ERROR = "There was an error parsing the body"
 
 log = get_logger(__name__)
 
@@ -125,8 +131,30 @@ def install_common_http(
     app.add_middleware(MetricsMiddleware, service=service)
     app.include_router(_probe_router(readiness))
 
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_request: Request, error: RequestValidationError) -> JSONResponse:
+        # Location, message and type only: echoing the input could fail to render (a lone
+        # surrogate, NaN) and would copy personal data into responses.
+        detail = [{k: e[k] for k in ("loc", "msg", "type") if k in e} for e in error.errors()]
+        return JSONResponse({"detail": jsonable_encoder(detail)}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> Response:
+        if error.status_code == 400 and error.detail == FASTAPI_BODY_PARSE_ERROR:
+            # FastAPI's answer to a body that is not UTF-8 or too deeply nested: the contract
+            # says an invalid body is a 422 naming the field, here the body itself.
+            detail = [
+                {"loc": ["body"], "msg": "the body is not valid JSON", "type": "json_invalid"}
+            ]
+            return JSONResponse({"detail": detail}, status_code=422)
+        return await http_exception_handler(request, error)
+
     @app.exception_handler(Exception)
     async def internal_error(request: Request, error: Exception) -> JSONResponse:
+        if isinstance(error, asyncpg.DataError):
+            # A value the database refuses (out of range, not valid text) that got past
+            # validation: still the caller's input, so a 4xx.
+            return JSONResponse({"detail": "a value is out of range or not valid text"}, 422)
         if is_transient(error):
             # The database (or Kafka) is briefly unreachable: the caller should retry.
             log.warning(

@@ -23,6 +23,7 @@ from talent_jobs.runtime import JobsRuntime
 from talent_shared.http import AdminOnly, CorrelationId
 from talent_shared.kafka import PublishFailedError
 from talent_shared.runtime import runtime_of
+from talent_shared.text import NO_NUL
 
 router = APIRouter(prefix="/v1")
 
@@ -99,10 +100,15 @@ async def close_job(job_id: JobId, runtime: Runtime, correlation_id: Correlation
 async def list_jobs(
     runtime: Runtime,
     featured: Annotated[bool | None, Query(description="only featured (or not) jobs")] = None,
-    category: Annotated[str | None, Query(max_length=100, description="exact, any case")] = None,
-    location: Annotated[str | None, Query(max_length=200, description="contains, any case")] = None,
+    category: Annotated[
+        str | None, Query(max_length=100, pattern=NO_NUL, description="exact, any case")
+    ] = None,
+    location: Annotated[
+        str | None, Query(max_length=200, pattern=NO_NUL, description="contains, any case")
+    ] = None,
     q: Annotated[
-        str | None, Query(max_length=200, description="words in title or description")
+        str | None,
+        Query(max_length=200, pattern=NO_NUL, description="words in title or description"),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[

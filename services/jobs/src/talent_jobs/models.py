@@ -13,23 +13,20 @@ from pydantic import (
     model_validator,
 )
 
+from talent_shared.text import text
+
 VisitorId = Annotated[
     str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:\-]+$")
 ]
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+ShortText = Annotated[str, text(200)]
 MAX_CLOCK_SKEW = timedelta(minutes=5)
+EARLIEST_VIEW = datetime(2000, 1, 1, tzinfo=UTC)
 
 
-Category = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-Description = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000)
-]
-EmploymentType = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)
-]
-RequisitionId = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)
-]
+Category = Annotated[str, text(100)]
+Description = Annotated[str, text(20_000)]
+EmploymentType = Annotated[str, text(50)]
+RequisitionId = Annotated[str, text(64)]
 
 
 class JobCreate(BaseModel):
@@ -113,6 +110,12 @@ class JobViewIn(BaseModel):
             return None
         if value.tzinfo is None:
             value = value.replace(tzinfo=UTC)
+        try:
+            value = value.astimezone(UTC)
+        except OverflowError as error:
+            raise ValueError("viewed_at is out of range") from error
+        if value < EARLIEST_VIEW:
+            raise ValueError("viewed_at is too far in the past")
         if value > datetime.now(UTC) + MAX_CLOCK_SKEW:
             raise ValueError("viewed_at lies in the future")
         return value

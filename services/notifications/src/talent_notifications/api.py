@@ -9,6 +9,7 @@ from talent_notifications.models import Deliveries, Delivery
 from talent_notifications.runtime import NotificationsRuntime
 from talent_shared.http import AdminOnly
 from talent_shared.runtime import runtime_of
+from talent_shared.text import NO_NUL
 
 router = APIRouter(prefix="/v1")
 
@@ -18,7 +19,10 @@ Runtime = Annotated[NotificationsRuntime, Depends(runtime_of(NotificationsRuntim
 @router.get("/deliveries", dependencies=[AdminOnly], tags=["deliveries"])
 async def list_deliveries(
     runtime: Runtime,
-    email: Annotated[str, Query(min_length=3, max_length=254, description="recipient address")],
+    email: Annotated[
+        str,
+        Query(min_length=3, max_length=254, pattern=NO_NUL, description="recipient address"),
+    ],
 ) -> Deliveries:
     """The delivery log of one address, oldest first (admin). Erased candidates' deliveries
     keep no address, so they are not found by it."""

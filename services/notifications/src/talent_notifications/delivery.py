@@ -32,15 +32,31 @@ class PermanentSendError(Exception):
     """The server refused the message for good (5xx): retrying cannot help."""
 
 
+TRANSIENT_SMTP_ERRORS = (
+    aiosmtplib.SMTPConnectError,
+    aiosmtplib.SMTPServerDisconnected,
+    aiosmtplib.SMTPTimeoutError,
+    OSError,
+    TimeoutError,
+)
+
+
 def _classify(error: Exception) -> Exception:
-    """Map an SMTP failure to PermanentSendError (5xx) or leave it transient."""
-    if isinstance(error, aiosmtplib.SMTPResponseException) and 500 <= error.code < 600:
-        return PermanentSendError(f"{error.code} {error.message}")
-    if isinstance(error, aiosmtplib.SMTPRecipientsRefused) and all(
-        500 <= refused.code < 600 for refused in error.recipients
-    ):
+    """Transient (retry later): a 4xx reply, a timeout, no connection. Anything else, a 5xx
+    reply or a message that cannot be sent at all, is a PermanentSendError."""
+    if isinstance(error, aiosmtplib.SMTPResponseException):
+        return (
+            error
+            if 400 <= error.code < 500
+            else PermanentSendError(f"{error.code} {error.message}")
+        )
+    if isinstance(error, aiosmtplib.SMTPRecipientsRefused):
+        if any(400 <= refused.code < 500 for refused in error.recipients):
+            return error
         return PermanentSendError("; ".join(f"{r.code} {r.message}" for r in error.recipients))
-    return error
+    if isinstance(error, TRANSIENT_SMTP_ERRORS):
+        return error
+    return PermanentSendError(f"{type(error).__name__}: {error}")
 
 
 class DeliveryWorker:

@@ -11,12 +11,14 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    field_validator,
 )
 
 from talent_shared.events import AlertFrequency
+from talent_shared.text import text
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-Term = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Name = Annotated[str, text(100)]
+Term = Annotated[str, text(100)]
 VisitorId = Annotated[
     str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:\-]+$")
 ]
@@ -24,12 +26,16 @@ Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0
 
 
 def normalise_email(value: str) -> str:
-    """RFC-valid address, trimmed, with its domain lower-cased (the local part is kept)."""
+    """RFC-valid address, trimmed, with its domain lower-cased (the local part is kept).
+
+    An internationalised domain is kept in its ASCII form, which every mail server delivers to;
+    a non-ASCII local part (SMTPUTF8) is refused, since not every server on the way accepts it.
+    """
     try:
-        address = validate_email(value.strip(), check_deliverability=False)
+        address = validate_email(value.strip(), check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as error:
         raise ValueError(str(error)) from error
-    return f"{address.local_part}@{address.domain.lower()}"
+    return f"{address.local_part}@{address.ascii_domain.lower()}"
 
 
 def _distinct(terms: list[str]) -> list[str]:
@@ -58,6 +64,14 @@ class SignupRequest(Preferences):
     first_name: Name
     last_name: Name
     consent: Literal[True] = Field(description="must be true: the visitor agreed to be contacted")
+
+    @field_validator("consent", mode="before")
+    @classmethod
+    def _consent_is_literally_true(cls, value: object) -> object:
+        if value is not True:  # not 1, "true" or 1.0: consent must be given explicitly
+            raise ValueError("consent must be true")
+        return value
+
     visitor_id: VisitorId | None = None
     phone: Phone | None = None
 
