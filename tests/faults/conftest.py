@@ -9,17 +9,21 @@ from tests.faults.harness import RESULTS
 REPORT = Path(__file__).resolve().parents[2] / ".local" / "faults-report.md"
 
 
+def seconds(value: float | None) -> str:
+    return f"{value:.1f} s" if value is not None else "-"
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if not RESULTS:
         return
     lines = [
-        "| scenario | accepted | found | lost | duplicated | recovery |",
-        "|---|---|---|---|---|---|",
+        "| scenario | accepted | found | lost | duplicated | recovery | caught up |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in RESULTS:
-        recovery = f"{r.recovery_seconds:.1f} s" if r.recovery_seconds is not None else "-"
         lines.append(
-            f"| {r.scenario} | {r.accepted} | {r.found} | {r.lost} | {r.duplicated} | {recovery} |"
+            f"| {r.scenario} | {r.accepted} | {r.found} | {r.lost} | {r.duplicated} "
+            f"| {seconds(r.recovery_seconds)} | {seconds(r.catch_up_seconds)} |"
         )
     terminalreporter.section("fault injection")
     for line in lines:

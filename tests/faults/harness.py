@@ -34,7 +34,8 @@ class Outcome:
     found: int
     lost: int
     duplicated: int
-    recovery_seconds: float | None
+    recovery_seconds: float | None  # repair -> the first request accepted again
+    catch_up_seconds: float | None = None  # traffic stopped -> every accepted event found
 
 
 RESULTS: list[Outcome] = []
@@ -242,16 +243,20 @@ def welcome_counts(smtp: SmtpServer, addresses: list[str]) -> Counter[str]:
     return counts
 
 
-async def welcomes_found(smtp: SmtpServer, addresses: list[str], timeout: float) -> tuple[int, int]:
-    """(addresses with a welcome, extra welcomes beyond one each), after waiting for all."""
+async def welcomes_found(
+    smtp: SmtpServer, addresses: list[str], timeout: float
+) -> tuple[int, int, float]:
+    """(addresses with a welcome, extra welcomes beyond one each, when all had arrived),
+    after waiting for all."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if len(welcome_counts(smtp, addresses)) == len(addresses):
             break
         await asyncio.sleep(0.25)
+    complete = time.monotonic()
     await asyncio.sleep(2)  # a duplicate, if one were coming, has time to arrive
     counts = welcome_counts(smtp, addresses)
-    return len(counts), sum(count - 1 for count in counts.values())
+    return len(counts), sum(count - 1 for count in counts.values()), complete
 
 
 def duplicate_alerts(smtp: SmtpServer) -> int:
@@ -285,10 +290,16 @@ async def run_with_fault(
     return repaired
 
 
+def since(moment: float) -> float:
+    return time.monotonic() - moment
+
+
 async def check_views(
     stack: FaultStack, scenario: str, views: Traffic, view_tag: str, repaired: float
 ) -> Outcome:
+    stopped = time.monotonic()
     found = await views_found(stack, view_tag, views.accepted, SETTLE_SECONDS)
+    caught_up = since(stopped)
     outcome = report(
         Outcome(
             f"{scenario}: job views",
@@ -297,6 +308,7 @@ async def check_views(
             lost=len(views.accepted) - found,
             duplicated=await projection_duplicates(stack, view_tag),
             recovery_seconds=views.first_accepted_after(repaired),
+            catch_up_seconds=caught_up,
         )
     )
     assert outcome.lost == 0
@@ -308,7 +320,8 @@ async def check_signups(
     stack: FaultStack, scenario: str, signups: Traffic, signup_tag: str, repaired: float
 ) -> Outcome:
     addresses = [f"{signup_tag}-{n}@example.org" for n in signups.accepted]
-    found, extra = await welcomes_found(stack.smtp, addresses, SETTLE_SECONDS)
+    stopped = time.monotonic()
+    found, extra, caught_up = await welcomes_found(stack.smtp, addresses, SETTLE_SECONDS)
     outcome = report(
         Outcome(
             f"{scenario}: sign-ups, one welcome each",
@@ -317,6 +330,7 @@ async def check_signups(
             lost=len(addresses) - found,
             duplicated=extra + duplicate_alerts(stack.smtp),
             recovery_seconds=signups.first_accepted_after(repaired),
+            catch_up_seconds=caught_up - stopped,
         )
     )
     assert outcome.lost == 0
