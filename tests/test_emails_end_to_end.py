@@ -96,6 +96,25 @@ async def test_new_matching_job_alerts_instant_subscribers_once(stack: Stack) ->
     assert len(stack.smtp.handler.to(email)) == 2  # the update did not alert again
 
 
+async def test_job_update_that_newly_matches_alerts_once(stack: Stack) -> None:
+    category = unique("Allied Health")
+    _, email = await sign_up(stack, interests=[category], keywords=["telemetry"])
+    await stack.smtp.wait_for(email, 1)
+    job_id = await post_job(stack, category=category, description="Day shift.")
+    await job_reached_notifications(stack, job_id)
+    assert [item["kind"] for item in await settled(stack, email)] == ["welcome"]
+    for description in ("Day shift on telemetry.", "Night shift on telemetry."):
+        response = await stack.jobs.patch(
+            f"/v1/jobs/{job_id}", json={"description": description}, headers=ADMIN_HEADERS
+        )
+        assert response.status_code == 200
+    [_, alert] = await stack.smtp.wait_for(email, 2)
+    assert f"{category} · Durham, NC · keyword: telemetry" in text_of(alert)
+    await settled(stack, email)
+    await asyncio.sleep(1)
+    assert len(stack.smtp.handler.to(email)) == 2
+
+
 async def test_alert_has_one_click_unsubscribe_headers(stack: Stack) -> None:
     category = unique("IT")
     _, email = await sign_up(stack, interests=[category])

@@ -349,3 +349,42 @@ async def projection_duplicates(stack: FaultStack, view_tag: str) -> int:
         return extra
     finally:
         await connection.close()
+
+
+@dataclass
+class Workload:
+    """Job views and sign-ups (matching one job, so each also gets an alert), tagged apart."""
+
+    views: Traffic
+    signups: Traffic
+    view_tag: str
+    signup_tag: str
+
+
+def new_tag() -> str:
+    return f"f{uuid.uuid4().hex[:8]}"
+
+
+async def workload(stack: FaultStack, client: httpx.AsyncClient) -> Workload:
+    category, view_tag, signup_tag = new_tag(), new_tag(), new_tag()
+    job_id = await post_job(stack, client, category)
+    return Workload(
+        views=view_traffic(stack, client, job_id, view_tag),
+        signups=signup_traffic(stack, client, signup_tag, [category]),
+        view_tag=view_tag,
+        signup_tag=signup_tag,
+    )
+
+
+async def run_and_check(
+    stack: FaultStack,
+    load: Workload,
+    scenario: str,
+    inject: Callable[[], Awaitable[None]],
+    *,
+    after: float = 4.0,
+) -> None:
+    """Run the workload through the fault, then check (and report) views and sign-ups."""
+    repaired = await run_with_fault([load.views, load.signups], inject, after=after)
+    await check_views(stack, scenario, load.views, load.view_tag, repaired)
+    await check_signups(stack, scenario, load.signups, load.signup_tag, repaired)

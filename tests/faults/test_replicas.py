@@ -2,21 +2,12 @@
 under way (a third replica joining). Nothing accepted is lost or handled twice."""
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 
-from tests.faults.harness import (
-    FaultStack,
-    check_signups,
-    check_views,
-    post_job,
-    run_with_fault,
-    signup_traffic,
-    view_traffic,
-)
+from tests.faults.harness import FaultStack, run_and_check, workload
 from tests.faults.stack import fault_stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
@@ -33,24 +24,18 @@ async def stack(
 
 
 async def test_replica_killed_during_a_rebalance(stack: FaultStack) -> None:
-    category, view_tag, signup_tag = (f"r{uuid.uuid4().hex[:8]}" for _ in range(3))
+    async def rebalance_and_kill() -> None:
+        for service in SERVICES:
+            stack.add_replica(service, index=2)  # joining: the group rebalances
+        await asyncio.sleep(1)
+        for service in SERVICES:
+            stack.kill(stack.replicas[service][1])  # dies mid-rebalance
+        for service in SERVICES:
+            process = stack.replicas[service][2].process
+            assert process is not None
+            await asyncio.to_thread(process.wait_ready)
+
     async with httpx.AsyncClient(timeout=10) as client:
-        job_id = await post_job(stack, client, category)
-        views = view_traffic(stack, client, job_id, view_tag)
-        signups = signup_traffic(stack, client, signup_tag, [category])
-
-        async def rebalance_and_kill() -> None:
-            for service in SERVICES:
-                stack.add_replica(service, index=2)  # joining: the group rebalances
-            await asyncio.sleep(1)
-            for service in SERVICES:
-                stack.kill(stack.replicas[service][1])  # dies mid-rebalance
-            for service in SERVICES:
-                process = stack.replicas[service][2].process
-                assert process is not None
-                await asyncio.to_thread(process.wait_ready)
-
-        repaired = await run_with_fault([views, signups], rebalance_and_kill, after=8)
+        load = await workload(stack, client)
         scenario = "2 replicas, one SIGKILLed during a rebalance"
-        await check_views(stack, scenario, views, view_tag, repaired)
-        await check_signups(stack, scenario, signups, signup_tag, repaired)
+        await run_and_check(stack, load, scenario, rebalance_and_kill, after=8)

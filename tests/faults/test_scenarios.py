@@ -3,7 +3,6 @@ every accepted view projected, one welcome per accepted sign-up, no alert twice.
 
 import asyncio
 import time
-import uuid
 from collections.abc import AsyncIterator
 
 import httpx
@@ -16,11 +15,13 @@ from tests.faults.harness import (
     Outcome,
     check_signups,
     check_views,
+    new_tag,
     post_job,
     report,
+    run_and_check,
     run_with_fault,
     signup_traffic,
-    view_traffic,
+    workload,
 )
 from tests.faults.stack import fault_stack
 from tests.support.infra import infra
@@ -43,37 +44,22 @@ async def client() -> AsyncIterator[httpx.AsyncClient]:
         yield http
 
 
-def tag() -> str:
-    return f"f{uuid.uuid4().hex[:8]}"
-
-
 async def test_kafka_killed_and_restarted_mid_stream(
     stack: FaultStack, client: httpx.AsyncClient
 ) -> None:
-    category, view_tag, signup_tag = tag(), tag(), tag()
-    job_id = await post_job(stack, client, category)
-    views = view_traffic(stack, client, job_id, view_tag)
-    signups = signup_traffic(stack, client, signup_tag, [category])
-
     async def kill_kafka() -> None:
         await asyncio.to_thread(infra, "kill", "kafka")
         await asyncio.sleep(3)
         await asyncio.to_thread(infra, "start", "kafka")
 
-    repaired = await run_with_fault([views, signups], kill_kafka, after=8)
-    await check_views(stack, "Kafka SIGKILL, restarted", views, view_tag, repaired)
-    await check_signups(stack, "Kafka SIGKILL, restarted", signups, signup_tag, repaired)
+    load = await workload(stack, client)
+    await run_and_check(stack, load, "Kafka SIGKILL, restarted", kill_kafka, after=8)
 
 
 @pytest.mark.parametrize("service", ["jobs", "signup", "notifications"])
 async def test_service_killed_mid_batch_and_restarted(
     stack: FaultStack, client: httpx.AsyncClient, service: str
 ) -> None:
-    category, view_tag, signup_tag = tag(), tag(), tag()
-    job_id = await post_job(stack, client, category)
-    views = view_traffic(stack, client, job_id, view_tag)
-    signups = signup_traffic(stack, client, signup_tag, [category])
-
     async def kill_and_restart() -> None:
         [replica] = stack.replicas[service]
         stack.kill(replica)
@@ -82,32 +68,24 @@ async def test_service_killed_mid_batch_and_restarted(
         assert replica.process is not None
         await asyncio.to_thread(replica.process.wait_ready)
 
-    repaired = await run_with_fault([views, signups], kill_and_restart)
-    scenario = f"{service} SIGKILL, restarted"
-    await check_views(stack, scenario, views, view_tag, repaired)
-    await check_signups(stack, scenario, signups, signup_tag, repaired)
+    load = await workload(stack, client)
+    await run_and_check(stack, load, f"{service} SIGKILL, restarted", kill_and_restart)
 
 
 async def test_postgres_restarted_while_consumers_write(
     stack: FaultStack, client: httpx.AsyncClient
 ) -> None:
-    category, view_tag, signup_tag = tag(), tag(), tag()
-    job_id = await post_job(stack, client, category)
-    views = view_traffic(stack, client, job_id, view_tag)
-    signups = signup_traffic(stack, client, signup_tag, [category])
-
     async def restart_postgres() -> None:
         await asyncio.to_thread(infra, "restart", "postgres")
 
-    repaired = await run_with_fault([views, signups], restart_postgres)
-    await check_views(stack, "PostgreSQL restarted", views, view_tag, repaired)
-    await check_signups(stack, "PostgreSQL restarted", signups, signup_tag, repaired)
+    load = await workload(stack, client)
+    await run_and_check(stack, load, "PostgreSQL restarted", restart_postgres)
 
 
 async def test_smtp_refusing_then_down_then_back(
     stack: FaultStack, client: httpx.AsyncClient
 ) -> None:
-    category, signup_tag = tag(), tag()
+    category, signup_tag = new_tag(), new_tag()
     await post_job(stack, client, category)
     signups = signup_traffic(stack, client, signup_tag, [category])
 
@@ -130,12 +108,9 @@ OVERSIZED = b'{"padding": "' + b"x" * 900_000 + b'"}'
 async def test_poison_and_oversized_messages_land_in_dead_letter_topics(
     stack: FaultStack, client: httpx.AsyncClient
 ) -> None:
-    category, view_tag, signup_tag = tag(), tag(), tag()
-    job_id = await post_job(stack, client, category)
-    views = view_traffic(stack, client, job_id, view_tag)
-    signups = signup_traffic(stack, client, signup_tag, [category])
+    load = await workload(stack, client)
     topics = [CANDIDATES_TOPIC, POSTINGS_TOPIC, VIEWS_TOPIC]
-    poison_tag = tag()
+    poison_tag = new_tag()
     sent: dict[str, set[bytes]] = {topic: set() for topic in topics}
 
     async def publish_poison() -> None:
@@ -150,7 +125,7 @@ async def test_poison_and_oversized_messages_land_in_dead_letter_topics(
     dead: dict[str, list[bytes]] = {topic: [] for topic in topics}
     entered = {topic: await reader.__aenter__() for topic, reader in readers.items()}
     try:
-        repaired = await run_with_fault([views, signups], publish_poison)
+        repaired = await run_with_fault([load.views, load.signups], publish_poison)
         for topic, consumer in entered.items():
             dead[topic] = await dead_letter_keys(consumer, poison_tag, expected=sent[topic])
     finally:
@@ -171,8 +146,8 @@ async def test_poison_and_oversized_messages_land_in_dead_letter_topics(
     )
     assert outcome.lost == 0
     assert outcome.duplicated == 0
-    await check_views(stack, "poison on every topic", views, view_tag, repaired)
-    await check_signups(stack, "poison on every topic", signups, signup_tag, repaired)
+    await check_views(stack, "poison on every topic", load.views, load.view_tag, repaired)
+    await check_signups(stack, "poison on every topic", load.signups, load.signup_tag, repaired)
 
 
 async def dead_letter_keys(

@@ -1,6 +1,8 @@
 """Small helpers for the signup service's tests."""
 
+import asyncio
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -48,26 +50,28 @@ def token_for(candidate_id: str, purpose: TokenPurpose) -> str:
     return make_token(DEVELOPMENT_TOKEN_SECRET, purpose, uuid.UUID(candidate_id))
 
 
-def event_types(records: list[Record], candidate_id: str) -> list[str]:
-    return [
-        dict(record.headers)["event_type"].decode()
-        for record in records
-        if record.key == candidate_id.encode()
-    ]
-
-
 async def candidate_events_after(
-    signup: httpx.AsyncClient, action: Any, *, until_candidate: str | None = None
-) -> list[Record]:
-    """Run ``action`` while reading the candidates topic; stop at a marker sign-up's event."""
+    signup: httpx.AsyncClient,
+    action: Any,
+    *,
+    candidate_id: Callable[[], str],
+    expected: int,
+    timeout: float = 20.0,
+) -> list[str]:
+    """Run ``action`` while reading the candidates topic; the event types of the candidate
+    (``candidate_id()`` once the action ran), once ``expected`` of them came and two quiet
+    seconds passed, so a surplus shows too."""
     async with topic_reader(CANDIDATES_TOPIC) as reader:
         await action()
-        marker = until_candidate or (await sign_up(signup))["candidate_id"]
-        records = await read_until(reader, lambda r: r.key == marker.encode())
-        # Other partitions may still hold earlier events: read on briefly.
-        for batch in (await reader.getmany(timeout_ms=1000)).values():
-            records.extend(batch)
-        return records
+        key = candidate_id().encode()
+        mine: list[Record] = []
+        deadline = asyncio.get_running_loop().time() + timeout
+        while asyncio.get_running_loop().time() < deadline:
+            batches = await reader.getmany(timeout_ms=2000)
+            mine += [r for records in batches.values() for r in records if r.key == key]
+            if len(mine) >= expected and not batches:
+                break
+        return [dict(record.headers)["event_type"].decode() for record in mine]
 
 
 async def sign_up_published(signup: httpx.AsyncClient, **fields: Any) -> str:
