@@ -168,3 +168,21 @@ async def test_unreachable_database_is_a_503_with_retry_after() -> None:
         assert response.status_code == 503
         assert response.headers["retry-after"] == "1"
         assert response.json() == {"detail": "temporarily unavailable, retry shortly"}
+
+
+def test_admin_routes_document_401_and_body_routes_413() -> None:
+    from fastapi import APIRouter
+
+    from talent_shared.http import AdminOnly, document_common_responses
+
+    router = APIRouter()
+
+    @router.post("/things", dependencies=[AdminOnly])
+    async def create_thing(body: Echo) -> Echo:
+        return body
+
+    document_common_responses(router)
+    app = FastAPI()
+    app.include_router(router)
+    responses = app.openapi()["paths"]["/things"]["post"]["responses"]
+    assert {"401", "413"} <= set(responses)

@@ -12,6 +12,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -220,6 +221,18 @@ async def require_admin(
 
 
 AdminOnly = Depends(require_admin)
+
+
+def document_common_responses(router: APIRouter) -> None:
+    """Add the answers every route can give to the OpenAPI schema: 413 for a body over the
+    limit, 401 on admin routes. Call before the router is included."""
+    for route in router.routes:
+        if not isinstance(route, APIRoute):
+            continue
+        if route.body_field is not None:
+            route.responses.setdefault(413, {"description": "request body over 64 KiB"})
+        if any(dependency.dependency is require_admin for dependency in route.dependencies):
+            route.responses.setdefault(401, {"description": "missing or invalid admin token"})
 
 
 CORRELATION_HEADER = "X-Correlation-ID"

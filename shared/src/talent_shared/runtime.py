@@ -23,7 +23,7 @@ from talent_shared.db import (
     migrations_in,
     shared_migrations,
 )
-from talent_shared.http import install_common_http
+from talent_shared.http import document_common_responses, install_common_http
 from talent_shared.kafka import create_broker, ensure_topics
 from talent_shared.logging import configure_logging, get_logger
 from talent_shared.outbox import OutboxRelay
@@ -182,6 +182,7 @@ def create_service_app(
         readiness={"database": runtime.database_ready, "kafka": runtime.kafka_ready},
     )
     for router in routers:
+        document_common_responses(router)
         app.include_router(router)
     return app
 

@@ -97,7 +97,12 @@ async def _may_manage(
 @router.put(
     "/candidates/{candidate_id}/preferences",
     tags=["candidates"],
-    responses={**NOT_FOUND, **BAD_TOKEN, 403: {"description": "token of another candidate"}},
+    responses={
+        **NOT_FOUND,
+        **BAD_TOKEN,
+        401: {"description": "neither an admin token nor a manage token"},
+        403: {"description": "token of another candidate"},
+    },
 )
 async def put_preferences(
     candidate_id: CandidateId,
