@@ -208,6 +208,25 @@ async def bench_raw_upserts(database_url: str, job_ids: list[str], total: int) -
         await connection.close()
 
 
+async def bench_view_to_visible(url: str, job_id: str, samples: int = 50) -> tuple[float, float]:
+    """(p50, p99) ms from a 202 for one view to the view showing in recently-viewed."""
+    latencies = []
+    async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+        for n in range(samples):
+            visitor = f"latency-{uuid.uuid4().hex[:8]}-{n}"
+            response = await client.post(
+                "/v1/job-views", json={"visitor_id": visitor, "job_id": job_id}
+            )
+            assert response.status_code == 202, response.text
+            accepted = time.perf_counter()
+            items: list[object] = []
+            while not items:
+                page = await client.get(f"/v1/visitors/{visitor}/recently-viewed")
+                items = page.json()["items"]
+            latencies.append(time.perf_counter() - accepted)
+    return percentile(latencies, 50), percentile(latencies, 99)
+
+
 async def main(seconds: int, concurrency: int, views: int) -> None:
     require_infrastructure()
     async with fresh_database("bench_jobs") as database_url:
@@ -230,6 +249,7 @@ async def main(seconds: int, concurrency: int, views: int) -> None:
                         )
                         job_ids.append(response.json()["job_id"])
                 await catch_up(database_url, job_ids[0])
+                visible = await bench_view_to_visible(jobs.url, job_ids[0])
                 ingest = await asyncio.to_thread(
                     bench_ingest, jobs.url, job_ids[0], seconds, concurrency
                 )
@@ -240,6 +260,10 @@ async def main(seconds: int, concurrency: int, views: int) -> None:
             finally:
                 jobs.terminate()
     print_table(seconds, concurrency, views, ingest, raw, projector, upserts)
+    print(
+        f"\nview to visible in recently-viewed (one at a time, 50 views): "
+        f"p50 {visible[0]:.1f} ms, p99 {visible[1]:.1f} ms"
+    )
 
 
 def print_table(
