@@ -5,6 +5,7 @@ import asyncio
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import asyncpg
@@ -318,3 +319,26 @@ async def test_two_schedulers_at_once_record_one_digest(stack: Stack) -> None:
     stack.notifications_runtime.delivery_worker.wake()
     items = await settled(stack, email)
     assert [item["kind"] for item in items] == ["welcome", "digest"]
+
+
+async def test_erasure_also_erases_the_candidates_recently_viewed_jobs(stack: Stack) -> None:
+    visitor = unique("visitor")
+    candidate_id, _ = await sign_up(stack, visitor_id=visitor)
+    job_id = await post_job(stack)
+    response = await stack.jobs.post(
+        "/v1/job-views", json={"visitor_id": visitor, "job_id": job_id}
+    )
+    assert response.status_code == 202
+
+    async def viewed() -> list[Any]:
+        page = await stack.jobs.get(f"/v1/visitors/{visitor}/recently-viewed")
+        items: list[Any] = page.json()["items"]
+        return items
+
+    assert await eventually(viewed)
+    await stack.signup.delete(f"/v1/candidates/{candidate_id}", headers=ADMIN_HEADERS)
+
+    async def forgotten() -> bool:
+        return await viewed() == []
+
+    assert await eventually(forgotten, timeout=20)

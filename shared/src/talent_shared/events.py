@@ -77,8 +77,12 @@ class CandidateUnsubscribed(CandidateEvent):
 
 
 class CandidateErased(CandidateEvent):
+    """``visitor_ids``: the browser ids the candidate gave, so the jobs service can erase their
+    recently-viewed history too."""
+
     event_type: ClassVar[str] = "CandidateErased"
     erased_at: AwareDatetime
+    visitor_ids: list[str] = Field(default_factory=list)
 
 
 class JobEvent(EventData):

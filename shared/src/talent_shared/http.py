@@ -18,7 +18,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from talent_shared.kafka import is_transient
+from talent_shared.errors import is_transient
 from talent_shared.logging import get_logger
 
 MAX_BODY_BYTES = 64 * 1024

@@ -16,7 +16,6 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import asyncpg
 import structlog
 from aiokafka import ConsumerRecord
 from aiokafka.admin import NewTopic
@@ -26,6 +25,7 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.message import KafkaMessage
 from prometheus_client import Counter, Histogram
 
+from talent_shared.errors import is_transient
 from talent_shared.events import (
     TOPICS,
     Event,
@@ -50,23 +50,6 @@ BATCH_SIZE = Histogram(
     ["consumer"],
     buckets=(1, 2, 5, 10, 25, 50, 100, 250, 500, 1000),
 )
-
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
-    OSError,
-    TimeoutError,
-    KafkaError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.exceptions.CannotConnectNowError,
-    asyncpg.exceptions.TooManyConnectionsError,
-    asyncpg.exceptions.OperatorInterventionError,
-    asyncpg.exceptions.SerializationError,
-    asyncpg.exceptions.DeadlockDetectedError,
-)
-
-
-def is_transient(error: BaseException) -> bool:
-    return isinstance(error, TRANSIENT_ERRORS)
 
 
 def create_broker(settings: ServiceSettings) -> KafkaBroker:

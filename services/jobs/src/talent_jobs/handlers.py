@@ -6,13 +6,14 @@ from typing import TYPE_CHECKING
 from faststream.kafka.annotations import KafkaMessage
 
 from talent_jobs import service
-from talent_shared.events import VIEWS_TOPIC, Event
+from talent_shared.events import CANDIDATES_TOPIC, VIEWS_TOPIC, Event
 from talent_shared.kafka import EventConsumer, subscriber_options
 
 if TYPE_CHECKING:
     from talent_jobs.runtime import JobsRuntime
 
 RECENTLY_VIEWED = "recently-viewed-projector"
+ERASURES = "candidate-erasures"
 
 
 def register_subscribers(runtime: "JobsRuntime") -> None:
@@ -24,6 +25,17 @@ def register_subscribers(runtime: "JobsRuntime") -> None:
         )
 
     projector = EventConsumer(name=RECENTLY_VIEWED, broker=runtime.broker, handler=project)
+
+    async def forget(events: Sequence[Event]) -> None:
+        await service.forget_erased_visitors(pool=runtime.pool, events=events)
+
+    erasures = EventConsumer(name=ERASURES, broker=runtime.broker, handler=forget)
+
+    @runtime.broker.subscriber(  # type: ignore[untyped-decorator]
+        CANDIDATES_TOPIC, batch=True, max_records=100, **subscriber_options(settings, ERASURES)
+    )
+    async def on_candidate_events(message: KafkaMessage) -> None:
+        await erasures.consume(message)
 
     @runtime.broker.subscriber(  # type: ignore[untyped-decorator]
         VIEWS_TOPIC,

@@ -146,6 +146,12 @@ async def project_views(
     )
 
 
+async def forget_visitors(connection: Connection, visitor_ids: list[str]) -> None:
+    await connection.execute(
+        "DELETE FROM recently_viewed WHERE visitor_id = ANY($1::text[])", visitor_ids
+    )
+
+
 async def recently_viewed(
     connection: Connection, *, visitor_id: str, limit: int
 ) -> list[asyncpg.Record]:

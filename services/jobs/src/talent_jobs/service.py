@@ -22,6 +22,7 @@ from talent_jobs.pagination import decode_cursor, encode_cursor
 from talent_jobs.repository import JobFilters, Position
 from talent_shared.db import Connection, Pool
 from talent_shared.events import (
+    CandidateErased,
     Event,
     EventData,
     JobClosed,
@@ -158,6 +159,19 @@ async def apply_job_views(*, pool: Pool, events: Sequence[Event], kept: int) -> 
             viewed_ats=[view.viewed_at for view in views],
             kept=kept,
         )
+
+
+async def forget_erased_visitors(*, pool: Pool, events: Sequence[Event]) -> None:
+    """An erased candidate's browsing history goes too: drop the visitors they gave."""
+    visitor_ids = [
+        visitor_id
+        for event in events
+        if isinstance(event.data, CandidateErased)
+        for visitor_id in event.data.visitor_ids
+    ]
+    if visitor_ids:
+        async with pool.acquire() as connection:
+            await repository.forget_visitors(connection, visitor_ids)
 
 
 async def recently_viewed(*, pool: Pool, visitor_id: str, limit: int) -> RecentlyViewed:

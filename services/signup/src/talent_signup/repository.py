@@ -137,12 +137,24 @@ async def unsubscribe(connection: Connection, candidate_id: UUID) -> asyncpg.Rec
     )
 
 
-async def delete_candidate(connection: Connection, candidate_id: UUID) -> str | None:
-    """Delete the candidate and their consents; returns the email it had, or ``None``."""
-    email: str | None = await connection.fetchval(
-        "DELETE FROM candidates WHERE candidate_id = $1 RETURNING email", candidate_id
+async def delete_candidate(
+    connection: Connection, candidate_id: UUID
+) -> tuple[str, list[str]] | None:
+    """Delete the candidate and their consents; returns the email and every visitor id they
+    gave, or ``None`` when there is no such candidate."""
+    row = await connection.fetchrow(
+        """WITH visitors AS (
+               SELECT visitor_id FROM candidates WHERE candidate_id = $1
+               UNION SELECT visitor_id FROM consents WHERE candidate_id = $1
+           ), deleted AS (
+               DELETE FROM candidates WHERE candidate_id = $1 RETURNING email
+           )
+           SELECT email, ARRAY(SELECT visitor_id FROM visitors WHERE visitor_id IS NOT NULL)
+                  AS visitor_ids
+           FROM deleted""",
+        candidate_id,
     )
-    return email
+    return (row["email"], row["visitor_ids"]) if row is not None else None
 
 
 async def record_erasure(connection: Connection, candidate_id: UUID, email_hash: str) -> None:

@@ -176,17 +176,17 @@ async def erase(
     Idempotent: erasing an erased candidate succeeds and changes nothing.
     """
     async with pool.acquire() as connection, connection.transaction():
-        email = await repository.delete_candidate(connection, candidate_id)
-        if email is None:
+        deleted = await repository.delete_candidate(connection, candidate_id)
+        if deleted is None:
             if await repository.was_erased(connection, candidate_id):
                 return
             raise CandidateNotFoundError(candidate_id)
+        email, visitor_ids = deleted
         await repository.record_erasure(connection, candidate_id, email_hash(email, secret=secret))
         await repository.scrub_outbox(connection, candidate_id)
-        await _emit(
-            connection,
-            CandidateErased(candidate_id=candidate_id, erased_at=datetime.now(UTC)),
-            correlation_id,
+        erased = CandidateErased(
+            candidate_id=candidate_id, erased_at=datetime.now(UTC), visitor_ids=visitor_ids
         )
+        await _emit(connection, erased, correlation_id)
     relay.wake()
     log.info("candidate erased", candidate_id=str(candidate_id))
