@@ -1,20 +1,25 @@
 """The inbox: remember which events a consumer has handled, in the transaction of the effect."""
 
+from collections.abc import Sequence
 from uuid import UUID
 
 from talent_shared.db import Connection
 
 
-async def first_delivery(connection: Connection, *, consumer: str, event_id: UUID) -> bool:
-    """Record the event as handled by ``consumer``; ``False`` when it already was (skip it).
+async def first_deliveries(
+    connection: Connection, *, consumer: str, event_ids: Sequence[UUID]
+) -> set[UUID]:
+    """Record a batch of events as handled by ``consumer`` in one round trip; returns those not
+    handled before (the others are redeliveries: skip them).
 
-    Call inside the transaction that applies the event's effect: if that transaction rolls back,
-    so does this record, and the redelivered event is handled again.
+    Call inside the transaction that applies the events' effects: if it rolls back, so do
+    these records, and the redelivered events are handled again.
     """
-    inserted = await connection.fetchval(
-        """INSERT INTO processed_events (consumer, event_id) VALUES ($1, $2)
-           ON CONFLICT DO NOTHING RETURNING true""",
+    rows = await connection.fetch(
+        """INSERT INTO processed_events (consumer, event_id)
+           SELECT $1, event_id FROM unnest($2::uuid[]) AS event_id
+           ON CONFLICT DO NOTHING RETURNING event_id""",
         consumer,
-        event_id,
+        list(event_ids),
     )
-    return bool(inserted)
+    return {row["event_id"] for row in rows}

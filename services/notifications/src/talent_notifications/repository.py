@@ -1,11 +1,13 @@
 """SQL of the notifications service. Functions take a connection so callers choose the
 transaction. Matching uses the SQL functions of migration 0002 (the contract's rules)."""
 
+from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
 import asyncpg
 
+from talent_notifications.emails import RenderedEmail
 from talent_shared.db import Connection
 from talent_shared.events import CandidateSignedUp, JobSnapshot
 
@@ -179,12 +181,33 @@ async def open_jobs_matching(
     )
 
 
-async def queue_for_digest(connection: Connection, candidate_id: UUID, job_id: UUID) -> None:
+async def queue_for_digests(
+    connection: Connection, candidate_ids: list[UUID], job_id: UUID
+) -> None:
     await connection.execute(
-        "INSERT INTO digest_queue (candidate_id, job_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-        candidate_id,
+        """INSERT INTO digest_queue (candidate_id, job_id)
+           SELECT candidate_id, $2 FROM unnest($1::uuid[]) AS candidate_id
+           ON CONFLICT DO NOTHING""",
+        candidate_ids,
         job_id,
     )
+
+
+async def claim_job_for(
+    connection: Connection, job_id: UUID, claims: dict[UUID, UUID]
+) -> set[UUID]:
+    """Reserve one job for many candidates' emails (candidate -> delivery id) in one round
+    trip; returns the candidates it was not reserved for before."""
+    rows = await connection.fetch(
+        """INSERT INTO alerted_jobs (candidate_id, job_id, delivery_id)
+           SELECT candidate_id, $2, delivery_id
+           FROM unnest($1::uuid[], $3::uuid[]) AS c(candidate_id, delivery_id)
+           ON CONFLICT DO NOTHING RETURNING candidate_id""",
+        list(claims),
+        job_id,
+        list(claims.values()),
+    )
+    return {row["candidate_id"] for row in rows}
 
 
 async def digest_candidates(
@@ -250,36 +273,46 @@ async def claim_jobs(
     return [job_id for job_id in job_ids if job_id in claimed]
 
 
-async def insert_delivery(
-    connection: Connection,
-    *,
-    delivery_id: UUID,
-    dedup_key: str,
-    candidate_id: UUID,
-    kind: str,
-    to_address: str,
-    subject: str,
-    body_text: str,
-    body_html: str,
-    job_ids: list[UUID],
-) -> bool:
+@dataclass(frozen=True)
+class NewDelivery:
+    delivery_id: UUID
+    dedup_key: str
+    candidate_id: UUID
+    kind: str
+    to_address: str
+    content: RenderedEmail
+    job_ids: list[UUID]
+
+    def values(self) -> tuple[object, ...]:
+        return (
+            self.delivery_id,
+            self.dedup_key,
+            self.candidate_id,
+            self.kind,
+            self.to_address,
+            self.content.subject,
+            self.content.text,
+            self.content.html,
+            self.job_ids,
+        )
+
+
+INSERT_DELIVERY = """INSERT INTO deliveries (delivery_id, dedup_key, candidate_id, kind, to_address,
+                                          subject, body_text, body_html, job_ids)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                     ON CONFLICT (dedup_key) DO NOTHING"""
+
+
+async def insert_delivery(connection: Connection, delivery: NewDelivery) -> bool:
     """Record an email to send; ``False`` when one with this dedup key exists already."""
-    inserted = await connection.fetchval(
-        """INSERT INTO deliveries (delivery_id, dedup_key, candidate_id, kind, to_address,
-                                   subject, body_text, body_html, job_ids)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-           ON CONFLICT (dedup_key) DO NOTHING RETURNING true""",
-        delivery_id,
-        dedup_key,
-        candidate_id,
-        kind,
-        to_address,
-        subject,
-        body_text,
-        body_html,
-        job_ids,
-    )
+    inserted = await connection.fetchval(f"{INSERT_DELIVERY} RETURNING true", *delivery.values())
     return bool(inserted)
+
+
+async def insert_deliveries(connection: Connection, deliveries: list[NewDelivery]) -> None:
+    """Record many emails in one pipelined round trip (existing dedup keys are skipped)."""
+    if deliveries:
+        await connection.executemany(INSERT_DELIVERY, [d.values() for d in deliveries])
 
 
 async def claim_due_deliveries(

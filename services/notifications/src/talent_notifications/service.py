@@ -25,7 +25,7 @@ from talent_shared.events import (
     JobSnapshot,
     JobUpdated,
 )
-from talent_shared.inbox import first_delivery
+from talent_shared.inbox import first_deliveries
 from talent_shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -41,10 +41,14 @@ class Recipient:
 async def apply_events(
     *, pool: Pool, emails: Emails, consumer: str, events: Sequence[Event], max_jobs: int
 ) -> None:
-    """Apply a batch in one transaction, each event once (inbox)."""
+    """Apply a batch in one transaction, each event once (inbox, one round trip per batch)."""
     async with pool.acquire() as connection, connection.transaction():
+        fresh = await first_deliveries(
+            connection, consumer=consumer, event_ids=[event.event_id for event in events]
+        )
         for event in events:
-            if await first_delivery(connection, consumer=consumer, event_id=event.event_id):
+            if event.event_id in fresh:
+                fresh.discard(event.event_id)  # a repeat within the batch is applied once
                 await _apply(connection, emails, event, max_jobs)
 
 
@@ -97,18 +101,40 @@ async def _on_signed_up(
 async def _on_job_snapshot(connection: Connection, emails: Emails, job: JobSnapshot) -> None:
     if not await repository.upsert_job(connection, job) or job.status != "open":
         return  # an older snapshot than ours, or a closed job: nobody is alerted
-    for match in await repository.subscribers_matching_job(connection, job.job_id):
-        recipient = Recipient(match["candidate_id"], match["email"], match["first_name"])
-        if match["alert_frequency"] == "instant":
-            await _record_job_email(
-                connection,
-                emails,
-                recipient,
-                [match],
-                dedup_key=f"job-alert:{recipient.candidate_id}:{job.job_id}",
-            )
-        else:
-            await repository.queue_for_digest(connection, recipient.candidate_id, job.job_id)
+    matches = await repository.subscribers_matching_job(connection, job.job_id)
+    later = [m["candidate_id"] for m in matches if m["alert_frequency"] != "instant"]
+    if later:
+        await repository.queue_for_digests(connection, later, job.job_id)
+    instant = {m["candidate_id"]: m for m in matches if m["alert_frequency"] == "instant"}
+    if not instant:
+        return
+    # A constant number of round trips however many candidates match: claim, then record.
+    delivery_ids = {candidate_id: uuid4() for candidate_id in instant}
+    claimed = await repository.claim_job_for(connection, job.job_id, delivery_ids)
+    await repository.insert_deliveries(
+        connection,
+        [
+            _job_alert(emails, instant[candidate_id], delivery_ids[candidate_id], job.job_id)
+            for candidate_id in claimed
+        ],
+    )
+
+
+def _job_alert(
+    emails: Emails, match: asyncpg.Record, delivery_id: UUID, job_id: UUID
+) -> repository.NewDelivery:
+    content = emails.job_list(
+        candidate_id=match["candidate_id"], first_name=match["first_name"], jobs=[match]
+    )
+    return repository.NewDelivery(
+        delivery_id=delivery_id,
+        dedup_key=f"job-alert:{match['candidate_id']}:{job_id}",
+        candidate_id=match["candidate_id"],
+        kind="job_alert",
+        to_address=match["email"],
+        content=content,
+        job_ids=[job_id],
+    )
 
 
 async def _record_job_email(
@@ -156,15 +182,15 @@ async def _record(
 ) -> bool:
     return await repository.insert_delivery(
         connection,
-        delivery_id=delivery_id or uuid4(),
-        dedup_key=dedup_key,
-        candidate_id=recipient.candidate_id,
-        kind=kind,
-        to_address=recipient.email,
-        subject=content.subject,
-        body_text=content.text,
-        body_html=content.html,
-        job_ids=job_ids,
+        repository.NewDelivery(
+            delivery_id=delivery_id or uuid4(),
+            dedup_key=dedup_key,
+            candidate_id=recipient.candidate_id,
+            kind=kind,
+            to_address=recipient.email,
+            content=content,
+            job_ids=job_ids,
+        ),
     )
 
 
