@@ -1,5 +1,6 @@
 """Poison messages go to <topic>.dlq with the error in their headers; consumers carry on."""
 
+import json
 import uuid
 from datetime import UTC, datetime
 
@@ -58,3 +59,30 @@ async def test_messages_after_a_poison_one_are_still_handled(stack: Stack) -> No
         await producer.send_and_wait(CANDIDATES_TOPIC, event.to_bytes(), key=key)
     [welcome] = await stack.smtp.wait_for(email, 1, timeout=30)
     assert "Welcome" in welcome["Subject"]
+
+
+async def test_unknown_event_type_is_skipped_not_dead_lettered(stack: Stack) -> None:
+    candidate_id = uuid.uuid4()
+    email = f"{unique('after-unknown')}@example.org"
+    known = new_event(
+        CandidateSignedUp(
+            candidate_id=candidate_id,
+            email=email,
+            first_name="After",
+            last_name="Unknown",
+            signed_up_at=datetime.now(UTC),
+        ),
+        producer="test",
+    )
+    unknown = json.loads(known.to_bytes())
+    unknown["event_type"] = "CandidateFavouritedJob"
+    unknown["event_id"] = str(uuid.uuid4())
+    key = str(candidate_id).encode()
+    async with topic_reader(f"{CANDIDATES_TOPIC}.dlq") as dead_letters:
+        async with raw_producer() as producer:
+            await producer.send_and_wait(CANDIDATES_TOPIC, json.dumps(unknown).encode(), key=key)
+            await producer.send_and_wait(CANDIDATES_TOPIC, known.to_bytes(), key=key)
+        [welcome] = await stack.smtp.wait_for(email, 1, timeout=30)
+        assert "Welcome" in welcome["Subject"]
+        batches = await dead_letters.getmany(timeout_ms=2000)
+    assert [r for records in batches.values() for r in records if r.key == key] == []

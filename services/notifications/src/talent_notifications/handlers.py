@@ -32,24 +32,18 @@ def register_subscribers(runtime: "NotificationsRuntime") -> None:
 
         return EventConsumer(name=f"notifications.{name}", broker=runtime.broker, handler=apply)
 
-    candidates, jobs = consumer_of(CANDIDATES), consumer_of(JOBS)
+    def subscribe(topic: str, name: str) -> None:
+        consumer = consumer_of(name)
 
-    @runtime.broker.subscriber(  # type: ignore[untyped-decorator]
-        CANDIDATES_TOPIC,
-        batch=True,
-        max_records=100,
-        batch_timeout_ms=50,
-        **subscriber_options(settings, CANDIDATES),
-    )
-    async def on_candidate_events(message: KafkaMessage) -> None:
-        await candidates.consume(message)
+        @runtime.broker.subscriber(  # type: ignore[untyped-decorator]
+            topic,
+            batch=True,
+            max_records=100,
+            batch_timeout_ms=50,
+            **subscriber_options(settings, name),
+        )
+        async def on_events(message: KafkaMessage) -> None:
+            await consumer.consume(message)
 
-    @runtime.broker.subscriber(  # type: ignore[untyped-decorator]
-        POSTINGS_TOPIC,
-        batch=True,
-        max_records=100,
-        batch_timeout_ms=50,
-        **subscriber_options(settings, JOBS),
-    )
-    async def on_job_events(message: KafkaMessage) -> None:
-        await jobs.consume(message)
+    subscribe(CANDIDATES_TOPIC, CANDIDATES)
+    subscribe(POSTINGS_TOPIC, JOBS)
