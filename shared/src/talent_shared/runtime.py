@@ -8,7 +8,7 @@ import asyncio
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
-from typing import ClassVar, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 import uvicorn
 from fastapi import APIRouter, FastAPI, Request
@@ -32,20 +32,20 @@ from talent_shared.settings import ServiceSettings
 log = get_logger(__name__)
 
 T = TypeVar("T")
-R = TypeVar("R", bound="Runtime")
+R = TypeVar("R", bound="Runtime[Any]")
 S = TypeVar("S", bound=ServiceSettings)
 STARTUP_TIMEOUT_SECONDS = 60.0
 
 
-class Runtime:
+class Runtime(Generic[S]):
     """What a running service holds. Each service subclasses it once, naming its migrations,
     whether it relays an outbox, and registering all of its Kafka subscribers in one place."""
 
     migrations_package: ClassVar[str]
     with_outbox: ClassVar[bool] = False
 
-    def __init__(self, settings: ServiceSettings) -> None:
-        self.settings = settings
+    def __init__(self, settings: S) -> None:
+        self.settings: S = settings
         self.broker: KafkaBroker = create_broker(settings)
         self._pool: Pool | None = None
         self._relay: OutboxRelay | None = None
@@ -156,7 +156,7 @@ def all_migrations(migrations_package: str) -> list[Migration]:
 
 
 def create_service_app(
-    runtime: Runtime, *, description: str, routers: Sequence[APIRouter]
+    runtime: "Runtime[Any]", *, description: str, routers: Sequence[APIRouter]
 ) -> FastAPI:
     settings = runtime.settings
 

@@ -17,7 +17,7 @@ ERASURES = "candidate-erasures"
 
 
 def register_subscribers(runtime: "JobsRuntime") -> None:
-    settings = runtime.jobs_settings
+    settings = runtime.settings
 
     async def project(events: Sequence[Event]) -> None:
         await service.apply_job_views(

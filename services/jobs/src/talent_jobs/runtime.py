@@ -7,12 +7,11 @@ from talent_jobs.settings import JobsSettings
 from talent_shared.runtime import Runtime
 
 
-class JobsRuntime(Runtime):
+class JobsRuntime(Runtime[JobsSettings]):
     migrations_package: ClassVar[str] = "talent_jobs"
     with_outbox: ClassVar[bool] = True
 
     def __init__(self, settings: JobsSettings) -> None:
-        self.jobs_settings = settings
         self.known_jobs = KnownJobs()
         super().__init__(settings)
 

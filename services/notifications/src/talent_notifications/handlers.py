@@ -17,7 +17,7 @@ JOBS = "jobs"
 
 
 def register_subscribers(runtime: "NotificationsRuntime") -> None:
-    settings = runtime.notifications_settings
+    settings = runtime.settings
 
     def consumer_of(name: str) -> EventConsumer:
         async def apply(events: Sequence[Event]) -> None:

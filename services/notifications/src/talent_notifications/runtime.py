@@ -9,12 +9,11 @@ from talent_notifications.settings import NotificationsSettings
 from talent_shared.runtime import Runtime
 
 
-class NotificationsRuntime(Runtime):
+class NotificationsRuntime(Runtime[NotificationsSettings]):
     migrations_package: ClassVar[str] = "talent_notifications"
     with_outbox: ClassVar[bool] = False
 
     def __init__(self, settings: NotificationsSettings) -> None:
-        self.notifications_settings = settings
         self.emails = Emails(settings)
         self._worker: DeliveryWorker | None = None
         self._digests: DigestScheduler | None = None
@@ -36,7 +35,7 @@ class NotificationsRuntime(Runtime):
         return self._digests
 
     async def on_started(self, stack: AsyncExitStack) -> None:
-        settings = self.notifications_settings
+        settings = self.settings
         self._worker = DeliveryWorker(self.pool, self.emails, settings)
         self._digests = DigestScheduler(
             self.pool, self.emails, settings, on_recorded=self._worker.wake

@@ -49,7 +49,7 @@ async def sign_up(
         pool=runtime.pool,
         relay=runtime.relay,
         request=request,
-        consent_text_version=runtime.signup_settings.consent_text_version,
+        consent_text_version=runtime.settings.consent_text_version,
         correlation_id=correlation_id,
     )
     if not created:

@@ -1,7 +1,0 @@
-"""Every Kafka subscriber of the signup service is registered here (none yet)."""
-
-from talent_shared.runtime import Runtime
-
-
-def register_subscribers(runtime: Runtime) -> None:
-    del runtime
