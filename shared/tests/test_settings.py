@@ -1,5 +1,8 @@
 """One settings class per service: contract defaults, environment always wins."""
 
+import subprocess
+import sys
+
 import pytest
 from pydantic import ValidationError
 
@@ -12,7 +15,7 @@ def test_contract_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("KAFKA_BOOTSTRAP_SERVERS", "SMTP_HOST", "SMTP_PORT", "DATABASE_URL", "HTTP_PORT"):
         monkeypatch.delenv(name, raising=False)
     settings = JobsSettings()
-    assert settings.kafka_bootstrap_servers == "127.0.0.1:9092"
+    assert settings.kafka_bootstrap_servers == ["127.0.0.1:9092"]
     assert settings.smtp_host == "127.0.0.1"
     assert settings.smtp_port == 1025
     assert settings.database_url.endswith("@127.0.0.1:5432/jobs")
@@ -42,7 +45,7 @@ def test_environment_wins_over_defaults(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("SMTP_STARTTLS", "true")
     monkeypatch.setenv("LOG_LEVEL", "DEBUG")
     settings = JobsSettings()
-    assert settings.kafka_bootstrap_servers == "kafka:29092"
+    assert settings.kafka_bootstrap_servers == ["kafka:29092"]
     assert settings.http_port == 9999
     assert settings.smtp_starttls is True
     assert settings.log_level == "DEBUG"
@@ -66,3 +69,54 @@ def test_production_with_secrets_starts(monkeypatch: pytest.MonkeyPatch) -> None
 def test_consumer_groups_are_named_per_service_with_prefix() -> None:
     settings = JobsSettings(kafka_consumer_group_prefix="ci.")
     assert settings.consumer_group("projector") == "ci.jobs.projector"
+
+
+def test_bootstrap_servers_list_names_each_broker(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(
+        "KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:19091,127.0.0.1:19092, kafka-3.internal:19093"
+    )
+    assert JobsSettings().kafka_bootstrap_servers == [
+        "127.0.0.1:19091",
+        "127.0.0.1:19092",
+        "kafka-3.internal:19093",
+    ]
+
+
+def test_bootstrap_server_may_be_a_bracketed_ipv6_address(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "[::1]:9092,[fd00::2]:9092")
+    assert JobsSettings().kafka_bootstrap_servers == ["[::1]:9092", "[fd00::2]:9092"]
+
+
+@pytest.mark.parametrize(
+    ("value", "complaint"),
+    [
+        ("", "is empty"),
+        ("127.0.0.1:19091,,127.0.0.1:19093", "empty entry"),
+        ("127.0.0.1:19091,", "empty entry"),
+        ("127.0.0.1", "'127.0.0.1' is not host:port"),
+        ("kafka:ninety", "'kafka:ninety' is not host:port"),
+        ("127.0.0.1:19091;127.0.0.1:19092", "is not host:port"),
+        ("kafka 1:9092", "is not host:port"),
+        ("kafka:0", "no valid port"),
+        ("kafka:70000", "no valid port"),
+        ("::1:9092", "is not host:port"),
+    ],
+)
+def test_malformed_bootstrap_servers_are_rejected_with_the_entry_named(
+    monkeypatch: pytest.MonkeyPatch, value: str, complaint: str
+) -> None:
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", value)
+    with pytest.raises(ValidationError, match=complaint):
+        JobsSettings()
+
+
+def test_service_with_malformed_bootstrap_servers_stops_at_start_saying_why() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "talent_jobs", "serve"],
+        env={"KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:19091;127.0.0.1:19092", "HTTP_PORT": "1"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "KAFKA_BOOTSTRAP_SERVERS entry '127.0.0.1:19091;127.0.0.1:19092'" in result.stderr

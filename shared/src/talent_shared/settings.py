@@ -4,13 +4,44 @@ Each service subclasses :class:`ServiceSettings` once, overriding its database a
 A value set in the environment always wins over a default.
 """
 
-from typing import ClassVar, Literal
+import re
+from typing import Annotated, ClassVar, Literal
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEVELOPMENT_ADMIN_TOKEN = "dev-admin-token"
 DEVELOPMENT_TOKEN_SECRET = "dev-token-secret-change-me"
+
+# host:port, where host is a DNS name, an IPv4 address or a bracketed IPv6 address.
+_BROKER_ADDRESS = re.compile(
+    r"^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?):(\d{1,5})$"
+)
+
+
+def parse_bootstrap_servers(value: str | list[str]) -> list[str]:
+    """``"a:9092,b:9092"`` (the usual way to name a cluster) -> ``["a:9092", "b:9092"]``.
+
+    A malformed list fails here, at start, instead of reaching the Kafka client as one address.
+    """
+    entries = value.split(",") if isinstance(value, str) else list(value)
+    addresses = [entry.strip() for entry in entries]
+    if not any(addresses):
+        raise ValueError("KAFKA_BOOTSTRAP_SERVERS is empty: expected host:port[,host:port...]")
+    if "" in addresses:
+        raise ValueError(f"KAFKA_BOOTSTRAP_SERVERS {value!r} has an empty entry between commas")
+    for address in addresses:
+        match = _BROKER_ADDRESS.match(address)
+        if match is None:
+            raise ValueError(
+                f"KAFKA_BOOTSTRAP_SERVERS entry {address!r} is not host:port "
+                "(expected a comma-separated list such as kafka-1:9092,kafka-2:9092)"
+            )
+        if not 1 <= int(match.group(1)) <= 65535:
+            raise ValueError(
+                f"KAFKA_BOOTSTRAP_SERVERS entry {address!r} has no valid port (1-65535)"
+            )
+    return addresses
 
 
 class ServiceSettings(BaseSettings):
@@ -19,7 +50,9 @@ class ServiceSettings(BaseSettings):
     service_name: ClassVar[str] = "talent"
 
     environment: Literal["development", "production"] = "development"
-    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    # The environment gives a comma-separated string; NoDecode keeps pydantic-settings from
+    # reading it as JSON, and the validator below splits and checks it.
+    kafka_bootstrap_servers: Annotated[list[str], NoDecode] = ["127.0.0.1:9092"]
     # Prefixed to every consumer group id, so a test run never shares a group with a running stack.
     kafka_consumer_group_prefix: str = ""
     # Where a new consumer group starts: "earliest" (every retained event) unless told otherwise.
@@ -44,6 +77,28 @@ class ServiceSettings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # Seconds a stopping service waits for in-flight handlers; below the platform's grace period.
     graceful_timeout_seconds: float = Field(default=15.0, gt=0)
+    # Origins (scheme://host[:port]) whose pages may call the public endpoints; comma-separated.
+    cors_allowed_origins: Annotated[tuple[str, ...], NoDecode] = ()
+
+    @field_validator("cors_allowed_origins", mode="before")
+    @classmethod
+    def _origins_from_comma_list(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        origins = [origin.strip().rstrip("/") for origin in value.split(",") if origin.strip()]
+        # What a browser sends in Origin: scheme://host[:port], nothing after it.
+        invalid = [o for o in origins if not re.fullmatch(r"https?://[^/?#\s:]+(:\d{1,5})?", o)]
+        if invalid:
+            raise ValueError(
+                f"CORS_ALLOWED_ORIGINS takes scheme://host[:port] origins, not {invalid}"
+            )
+        # Browsers send the scheme and host in lower case; a listed origin matches exactly.
+        return tuple(origin.lower() for origin in origins)
+
+    @field_validator("kafka_bootstrap_servers", mode="before")
+    @classmethod
+    def _bootstrap_servers_are_a_list(cls, value: str | list[str]) -> list[str]:
+        return parse_bootstrap_servers(value)
 
     @model_validator(mode="after")
     def _secrets_are_set_outside_development(self) -> "ServiceSettings":
