@@ -18,6 +18,16 @@ MATCHES = """job_matches(s.interests, s.locations, s.keywords,
 NOT_ALERTED = """NOT EXISTS (SELECT 1 FROM alerted_jobs AS a
                             WHERE a.candidate_id = s.candidate_id AND a.job_id = j.job_id)"""
 
+# Taken by every transaction that changes or matches the subscribers and jobs replicas (see
+# service.py): any constant no other lock of this database uses.
+MATCHING_LOCK_ID = 7_461_722_101
+
+
+async def lock_matching(connection: Connection) -> None:
+    """Wait for, then hold until the transaction ends, the one lock of replica changes and
+    matching. Its own statement, so the queries after it see what the previous holder committed."""
+    await connection.execute("SELECT pg_advisory_xact_lock($1)", MATCHING_LOCK_ID)
+
 
 # --- subscribers -------------------------------------------------------------------------------
 
@@ -168,16 +178,23 @@ async def subscribers_matching_job(connection: Connection, job_id: UUID) -> list
 
 
 async def open_jobs_matching(
-    connection: Connection, candidate_id: UUID, *, limit: int
+    connection: Connection,
+    candidate_id: UUID,
+    *,
+    limit: int,
+    changed_since: datetime | None = None,
 ) -> list[asyncpg.Record]:
-    """Open jobs matching the candidate and not alerted to them yet, newest first."""
+    """Open jobs matching the candidate and not alerted to them yet, newest first; with
+    ``changed_since``, only jobs posted or updated at or after that time."""
     return await connection.fetch(
         f"""SELECT {JOB_MATCH_COLUMNS}
             FROM subscribers AS s JOIN jobs AS j ON {MATCHES}
             WHERE s.candidate_id = $1 AND j.status = 'open' AND {NOT_ALERTED}
+              AND ($3::timestamptz IS NULL OR j.updated_at >= $3)
             ORDER BY j.posted_at DESC, j.job_id LIMIT $2""",
         candidate_id,
         limit,
+        changed_since,
     )
 
 
@@ -190,6 +207,18 @@ async def queue_for_digests(
            ON CONFLICT DO NOTHING""",
         candidate_ids,
         job_id,
+    )
+
+
+async def queue_jobs_for_digest(
+    connection: Connection, candidate_id: UUID, job_ids: list[UUID]
+) -> None:
+    await connection.execute(
+        """INSERT INTO digest_queue (candidate_id, job_id)
+           SELECT $1, job_id FROM unnest($2::uuid[]) AS job_id
+           ON CONFLICT DO NOTHING""",
+        candidate_id,
+        job_ids,
     )
 
 

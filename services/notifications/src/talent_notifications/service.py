@@ -3,10 +3,18 @@
 Every effect of an event (replica change, delivery rows) is written in the transaction that
 records the event in the inbox, so a redelivered event changes nothing and sends nothing.
 Emails are only recorded here; the delivery worker sends them.
+
+Events on the two topics cross: the candidates consumer reads the jobs replica and the jobs
+consumer reads the subscribers replica. Under READ COMMITTED each would miss the other's
+uncommitted row, and a job posted while a matching candidate signs up would reach nobody. So every
+transaction that changes or matches the replicas first takes one advisory lock
+(:func:`repository.lock_matching`): they run one at a time, the later one sees what the earlier one
+committed, and the alert is recorded exactly once (``alerted_jobs`` holds that, whoever records it).
 """
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from uuid import UUID, uuid4
 
 import asyncpg
@@ -30,6 +38,9 @@ from talent_shared.logging import get_logger
 
 log = get_logger(__name__)
 
+# Jobs changed after a preference change but matched before it arrived: a lag window, so few.
+MAX_CATCH_UP_JOBS = 50
+
 
 @dataclass(frozen=True)
 class Recipient:
@@ -43,13 +54,28 @@ async def apply_events(
 ) -> None:
     """Apply a batch in one transaction, each event once (inbox, one round trip per batch)."""
     async with pool.acquire() as connection, connection.transaction():
-        fresh = await first_deliveries(
-            connection, consumer=consumer, event_ids=[event.event_id for event in events]
+        await apply_events_in(
+            connection, emails=emails, consumer=consumer, events=events, max_jobs=max_jobs
         )
-        for event in events:
-            if event.event_id in fresh:
-                fresh.discard(event.event_id)  # a repeat within the batch is applied once
-                await _apply(connection, emails, event, max_jobs)
+
+
+async def apply_events_in(
+    connection: Connection,
+    *,
+    emails: Emails,
+    consumer: str,
+    events: Sequence[Event],
+    max_jobs: int,
+) -> None:
+    """Apply a batch inside the caller's open transaction, the matching lock held until it ends."""
+    await repository.lock_matching(connection)
+    fresh = await first_deliveries(
+        connection, consumer=consumer, event_ids=[event.event_id for event in events]
+    )
+    for event in events:
+        if event.event_id in fresh:
+            fresh.discard(event.event_id)  # a repeat within the batch is applied once
+            await _apply(connection, emails, event, max_jobs)
 
 
 async def _apply(connection: Connection, emails: Emails, event: Event, max_jobs: int) -> None:
@@ -57,16 +83,7 @@ async def _apply(connection: Connection, emails: Emails, event: Event, max_jobs:
     if isinstance(data, CandidateSignedUp):
         await _on_signed_up(connection, emails, data, max_jobs)
     elif isinstance(data, CandidatePreferencesChanged):
-        if not await repository.is_erased(connection, data.candidate_id):
-            await repository.update_preferences(
-                connection,
-                data.candidate_id,
-                interests=data.interests,
-                locations=data.locations,
-                keywords=data.keywords,
-                alert_frequency=data.alert_frequency,
-                subscribed=data.subscribed,
-            )
+        await _on_preferences_changed(connection, emails, event.envelope.occurred_at, data)
     elif isinstance(data, CandidateUnsubscribed):
         await repository.unsubscribe(connection, data.candidate_id)
     elif isinstance(data, CandidateErased):
@@ -95,6 +112,48 @@ async def _on_signed_up(
     jobs = await repository.open_jobs_matching(connection, data.candidate_id, limit=max_jobs)
     await _record_job_email(
         connection, emails, recipient, jobs, dedup_key=f"signup-alert:{data.candidate_id}"
+    )
+
+
+async def _on_preferences_changed(
+    connection: Connection,
+    emails: Emails,
+    changed_at: datetime,
+    data: CandidatePreferencesChanged,
+) -> None:
+    """Apply new preferences, then catch up on jobs posted or updated after the change that the
+    jobs consumer matched against the old ones because this event arrived later: the outcome is
+    the same whichever topic's event is consumed first."""
+    if await repository.is_erased(connection, data.candidate_id):
+        return
+    await repository.update_preferences(
+        connection,
+        data.candidate_id,
+        interests=data.interests,
+        locations=data.locations,
+        keywords=data.keywords,
+        alert_frequency=data.alert_frequency,
+        subscribed=data.subscribed,
+    )
+    subscriber = await repository.fetch_subscriber(connection, data.candidate_id)
+    if subscriber is None or not subscriber["subscribed"] or data.alert_frequency == "never":
+        return
+    jobs = await repository.open_jobs_matching(
+        connection, data.candidate_id, limit=MAX_CATCH_UP_JOBS, changed_since=changed_at
+    )
+    if not jobs:
+        return
+    if data.alert_frequency != "instant":
+        job_ids = [job["job_id"] for job in jobs]
+        await repository.queue_jobs_for_digest(connection, data.candidate_id, job_ids)
+        return
+    recipient = Recipient(data.candidate_id, subscriber["email"], subscriber["first_name"])
+    await _record_job_email(
+        connection,
+        emails,
+        recipient,
+        jobs,
+        dedup_key=f"preferences-alert:{data.candidate_id}:{changed_at.isoformat()}",
     )
 
 
@@ -208,6 +267,7 @@ async def record_due_digests(
     for candidate in candidates:
         recipient = Recipient(*(candidate[k] for k in ("candidate_id", "email", "first_name")))
         async with pool.acquire() as connection, connection.transaction():
+            await repository.lock_matching(connection)  # not beside an unsubscribe or erasure
             jobs = await repository.queued_jobs_matching(
                 connection, recipient.candidate_id, limit=max_jobs
             )

@@ -1,0 +1,257 @@
+"""Events on the two topics cross (real PostgreSQL): a candidate event and a matching job event are
+applied in two consumer transactions open at the same time, in both orders. Whatever the
+interleaving, exactly one email lists the job, and nothing reaches a candidate who left."""
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from talent_notifications import service
+from talent_notifications.emails import Emails
+from talent_notifications.settings import NotificationsSettings
+from talent_shared.db import (
+    Connection,
+    Pool,
+    apply_migrations,
+    create_pool,
+    migrations_in,
+    shared_migrations,
+)
+from talent_shared.events import (
+    CandidateErased,
+    CandidatePreferencesChanged,
+    CandidateSignedUp,
+    CandidateUnsubscribed,
+    Event,
+    JobPosted,
+    JobUpdated,
+    new_event,
+)
+from tests.support.infra import fresh_database
+
+pytestmark = pytest.mark.integration
+
+EMAILS = Emails(NotificationsSettings())
+CANDIDATES = "candidates"
+JOBS = "jobs"
+CANDIDATE_FIRST = "candidate event first"
+JOB_FIRST = "job event first"
+
+
+@pytest.fixture(scope="module")
+async def pool(infrastructure: None) -> AsyncIterator[Pool]:
+    async with fresh_database("crossing") as url:
+        pool = await create_pool(url, max_size=6)
+        own = migrations_in("talent_notifications", namespace="service")
+        await apply_migrations(pool, shared_migrations() + own)
+        try:
+            yield pool
+        finally:
+            await pool.close()
+
+
+# --- events ------------------------------------------------------------------------------------
+
+
+def signed_up(candidate_id: uuid.UUID, category: str, frequency: str = "instant") -> Event:
+    data = CandidateSignedUp(
+        candidate_id=candidate_id,
+        email=f"{candidate_id.hex[:12]}@example.org",
+        first_name="Ada",
+        last_name="Lovelace",
+        interests=[category],
+        alert_frequency=frequency,  # type: ignore[arg-type]
+        signed_up_at=datetime.now(UTC),
+    )
+    return new_event(data, producer="signup")
+
+
+def preferences_changed(candidate_id: uuid.UUID, category: str) -> Event:
+    data = CandidatePreferencesChanged(candidate_id=candidate_id, interests=[category])
+    return new_event(data, producer="signup")
+
+
+def job_event(job_id: uuid.UUID, category: str, kind: type[JobPosted] = JobPosted) -> Event:
+    # A moment after "now": the job changed after whatever candidate event the test made before.
+    changed = datetime.now(UTC) + timedelta(milliseconds=1)
+    data = kind(
+        job_id=job_id,
+        title="Registered Nurse",
+        category=category,
+        location="Durham, NC",
+        description="Nights on the ICU",
+        posted_at=changed,
+        updated_at=changed,
+    )
+    return new_event(data, producer="jobs")
+
+
+def new_category() -> str:
+    return f"Category {uuid.uuid4().hex[:8]}"
+
+
+# --- applying events the way the consumers do ---------------------------------------------------
+
+
+async def apply(pool: Pool, consumer: str, event: Event) -> None:
+    await service.apply_events(
+        pool=pool, emails=EMAILS, consumer=consumer, events=[event], max_jobs=10
+    )
+
+
+async def is_blocked_on_a_lock(pool: Pool, connection: Connection) -> bool:
+    pid = connection.get_server_pid()
+    async with pool.acquire() as observer:
+        wait = await observer.fetchval(
+            "SELECT wait_event_type FROM pg_stat_activity WHERE pid = $1", pid
+        )
+    return bool(wait == "Lock")
+
+
+async def cross(pool: Pool, first: tuple[str, Event], second: tuple[str, Event]) -> None:
+    """Apply ``first`` in a transaction left open; apply ``second`` in another transaction while
+    the first is open; commit the first only once the second has finished or waits on a lock."""
+    async with pool.acquire() as first_connection, pool.acquire() as second_connection:
+        first_transaction = first_connection.transaction()
+        await first_transaction.start()
+        await service.apply_events_in(
+            first_connection, emails=EMAILS, consumer=first[0], events=[first[1]], max_jobs=10
+        )
+
+        async def apply_second() -> None:
+            async with second_connection.transaction():
+                await service.apply_events_in(
+                    second_connection,
+                    emails=EMAILS,
+                    consumer=second[0],
+                    events=[second[1]],
+                    max_jobs=10,
+                )
+
+        second_applied = asyncio.create_task(apply_second())
+        async with asyncio.timeout(10):
+            while not second_applied.done():
+                if await is_blocked_on_a_lock(pool, second_connection):
+                    break
+                await asyncio.sleep(0.02)
+        await first_transaction.commit()
+        await asyncio.wait_for(second_applied, timeout=10)
+
+
+async def cross_in_order(pool: Pool, order: str, candidate_event: Event, job_event: Event) -> None:
+    candidate, job = (CANDIDATES, candidate_event), (JOBS, job_event)
+    await cross(pool, *((candidate, job) if order == CANDIDATE_FIRST else (job, candidate)))
+
+
+# --- what the candidate ends up with -------------------------------------------------------------
+
+
+async def emails_listing(pool: Pool, candidate_id: uuid.UUID, job_id: uuid.UUID) -> int:
+    async with pool.acquire() as connection:
+        count: int = await connection.fetchval(
+            """SELECT count(*) FROM deliveries
+               WHERE candidate_id = $1 AND $2 = ANY (job_ids) AND status <> 'failed'""",
+            candidate_id,
+            job_id,
+        )
+    return count
+
+
+async def record_digests(pool: Pool, frequency: str) -> None:
+    await service.record_due_digests(
+        pool=pool,
+        emails=EMAILS,
+        frequency=frequency,
+        period_key=f"{frequency}:{uuid.uuid4().hex[:8]}",
+        max_jobs=10,
+    )
+
+
+ORDERS = pytest.mark.parametrize("order", [CANDIDATE_FIRST, JOB_FIRST])
+
+
+@ORDERS
+async def test_instant_subscriber_gets_one_email_for_a_job_posted_as_they_sign_up(
+    pool: Pool, order: str
+) -> None:
+    candidate_id, job_id, category = uuid.uuid4(), uuid.uuid4(), new_category()
+    candidate_event = signed_up(candidate_id, category)
+    await cross_in_order(pool, order, candidate_event, job_event(job_id, category))
+    assert await emails_listing(pool, candidate_id, job_id) == 1
+
+
+@ORDERS
+@pytest.mark.parametrize("frequency", ["daily", "weekly"])
+async def test_digest_subscriber_gets_one_email_for_a_job_posted_as_they_sign_up(
+    pool: Pool, order: str, frequency: str
+) -> None:
+    candidate_id, job_id, category = uuid.uuid4(), uuid.uuid4(), new_category()
+    candidate_event = signed_up(candidate_id, category, frequency)
+    await cross_in_order(pool, order, candidate_event, job_event(job_id, category))
+    await record_digests(pool, frequency)
+    assert await emails_listing(pool, candidate_id, job_id) == 1
+
+
+@ORDERS
+@pytest.mark.parametrize("job_kind", [JobPosted, JobUpdated], ids=["posted", "updated"])
+async def test_new_preferences_match_a_job_changed_at_the_same_moment_once(
+    pool: Pool, order: str, job_kind: type[JobPosted]
+) -> None:
+    candidate_id, job_id, category = uuid.uuid4(), uuid.uuid4(), new_category()
+    await apply(pool, CANDIDATES, signed_up(candidate_id, "Some other category"))
+    changed = preferences_changed(candidate_id, category)
+    await cross_in_order(pool, order, changed, job_event(job_id, category, job_kind))
+    assert await emails_listing(pool, candidate_id, job_id) == 1
+
+
+async def test_preferences_arriving_after_a_later_job_still_alert_it(pool: Pool) -> None:
+    candidate_id, job_id, category = uuid.uuid4(), uuid.uuid4(), new_category()
+    await apply(pool, CANDIDATES, signed_up(candidate_id, "Some other category"))
+    changed = preferences_changed(candidate_id, category)  # made first, consumed last
+    await apply(pool, JOBS, job_event(job_id, category))
+    await apply(pool, CANDIDATES, changed)
+    assert await emails_listing(pool, candidate_id, job_id) == 1
+
+
+async def test_new_preferences_do_not_alert_jobs_older_than_the_change(pool: Pool) -> None:
+    candidate_id, job_id, category = uuid.uuid4(), uuid.uuid4(), new_category()
+    await apply(pool, CANDIDATES, signed_up(candidate_id, "Some other category"))
+    await apply(pool, JOBS, job_event(job_id, category))
+    await asyncio.sleep(0.01)  # the preference change happens after the job was posted
+    await apply(pool, CANDIDATES, preferences_changed(candidate_id, category))
+    assert await emails_listing(pool, candidate_id, job_id) == 0
+
+
+@ORDERS
+async def test_unsubscribe_crossing_a_matching_job_leaves_no_alert_to_send(
+    pool: Pool, order: str
+) -> None:
+    candidate_id, job_id, category = uuid.uuid4(), uuid.uuid4(), new_category()
+    await apply(pool, CANDIDATES, signed_up(candidate_id, category))
+    unsubscribed = new_event(
+        CandidateUnsubscribed(candidate_id=candidate_id, unsubscribed_at=datetime.now(UTC)),
+        producer="signup",
+    )
+    await cross_in_order(pool, order, unsubscribed, job_event(job_id, category))
+    assert await emails_listing(pool, candidate_id, job_id) == 0
+
+
+@ORDERS
+async def test_erasure_crossing_a_matching_job_leaves_no_address_behind(
+    pool: Pool, order: str
+) -> None:
+    candidate_id, job_id, category = uuid.uuid4(), uuid.uuid4(), new_category()
+    await apply(pool, CANDIDATES, signed_up(candidate_id, category))
+    erased = new_event(
+        CandidateErased(candidate_id=candidate_id, erased_at=datetime.now(UTC)), producer="signup"
+    )
+    await cross_in_order(pool, order, erased, job_event(job_id, category))
+    async with pool.acquire() as connection:
+        addresses = await connection.fetchval(
+            "SELECT count(to_address) FROM deliveries WHERE candidate_id = $1", candidate_id
+        )
+    assert addresses == 0
+    assert await emails_listing(pool, candidate_id, job_id) == 0
