@@ -1,10 +1,14 @@
-"""HTTP pieces every service shares: probes, metrics, body limit, error shape and admin auth."""
+"""HTTP pieces every service shares: probes, metrics, body limit, error shape, admin auth and
+cross-origin access to the public routes."""
 
 import hmac
+import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Annotated
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 import asyncpg
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response, status
@@ -15,13 +19,17 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from starlette.datastructures import Headers, QueryParams
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.cors import CORSMiddleware
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from talent_shared.errors import is_transient
 from talent_shared.logging import get_logger
 
 MAX_BODY_BYTES = 64 * 1024
+CORS_MAX_AGE_SECONDS = 600
 FASTAPI_BODY_PARSE_ERROR = "There was an error parsing the body"
 
 log = get_logger(__name__)
@@ -41,19 +49,34 @@ class BodyTooLargeError(Exception):
 
 
 class BodySizeLimitMiddleware:
-    """Answer 413 for bodies over ``max_bytes``, declared or streamed, before any handler runs."""
+    """Answer 413 for bodies over ``max_bytes``, declared or streamed, before any handler runs.
 
-    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES) -> None:
+    ``larger_limits`` gives some paths (a route's ``path_regex``) a limit of their own."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int = MAX_BODY_BYTES,
+        larger_limits: Sequence[tuple[re.Pattern[str], int]] = (),
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.larger_limits = larger_limits
+
+    def _limit_of(self, path: str) -> int:
+        for pattern, limit in self.larger_limits:
+            if pattern.match(path):
+                return limit
+        return self.max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_bytes = self._limit_of(scope["path"])
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._reject(send)
+        if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+            await self._reject(send, max_bytes)
             return
         received = 0
         too_large = rejected = False
@@ -63,7 +86,7 @@ class BodySizeLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > max_bytes:
                     too_large = True
                     raise BodyTooLargeError
             return message
@@ -75,17 +98,18 @@ class BodySizeLimitMiddleware:
                 await send(message)
             elif message["type"] == "http.response.start" and not rejected:
                 rejected = True
-                await self._reject(send)
+                await self._reject(send, max_bytes)
 
         try:
             await self.app(scope, limited_receive, guarded_send)
         except BodyTooLargeError:
             if not rejected:
-                await self._reject(send)
+                await self._reject(send, max_bytes)
 
-    async def _reject(self, send: Send) -> None:
+    @staticmethod
+    async def _reject(send: Send, max_bytes: int) -> None:
         response = JSONResponse(
-            {"detail": f"request body is larger than {self.max_bytes} bytes"},
+            {"detail": f"request body is larger than {max_bytes} bytes"},
             status_code=status.HTTP_413_CONTENT_TOO_LARGE,
         )
         await response({"type": "http"}, _no_receive, send)
@@ -124,11 +148,119 @@ class MetricsMiddleware:
             HTTP_REQUESTS.labels(self.service, method, route, str(status_code)).inc()
 
 
+@dataclass(frozen=True)
+class PublicRoute:
+    """A route that pages on the origins of CORS_ALLOWED_ORIGINS may call from a browser."""
+
+    endpoint: Callable[..., Any]
+    # Public only when the request carries this query parameter (a link token); without it the
+    # route is an admin route, and admin routes never answer cross-origin requests.
+    only_with_query: str | None = None
+
+
+class PublicRoutesCorsMiddleware:
+    """Starlette's CORSMiddleware, applied to the public routes only.
+
+    CORSMiddleware covers every path of an app, and admin routes must never allow cross-origin
+    use. So each request that carries an Origin (a preflight: by the method it announces) goes
+    through a CORSMiddleware only when it targets a public route; everything else reaches the
+    app untouched (a preflight to an admin route gets the app's 405, without CORS headers).
+    One CORSMiddleware per public path, so a preflight lists only that path's public methods.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        allowed_origins: Sequence[str],
+        public_routes: Sequence[tuple[APIRoute, str | None]],
+    ) -> None:
+        self.app = app
+        self.public_routes = public_routes
+        methods_by_path: dict[str, set[str]] = defaultdict(set)
+        for route, _ in public_routes:
+            methods_by_path[route.path] |= route.methods or set()
+        self.cors_by_path = {
+            path: CORSMiddleware(
+                app,
+                allow_origins=allowed_origins,
+                allow_methods=sorted(methods),
+                allow_headers=["Content-Type"],
+                max_age=CORS_MAX_AGE_SECONDS,
+            )
+            for path, methods in methods_by_path.items()
+        }
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        if "origin" not in headers:  # not a cross-origin request
+            await self.app(scope, receive, send)
+            return
+        method = scope["method"]
+        if method == "OPTIONS" and "access-control-request-method" in headers:
+            method = headers["access-control-request-method"]
+        cors = self._cors_for(scope, method)
+        await (cors or self.app)(scope, receive, send)
+
+    def _cors_for(self, scope: Scope, method: str) -> CORSMiddleware | None:
+        query = QueryParams(scope.get("query_string", b""))
+        for route, only_with_query in self.public_routes:
+            match, _ = route.matches({**scope, "method": method})
+            if match is Match.FULL and (only_with_query is None or only_with_query in query):
+                return self.cors_by_path[route.path]
+        return None
+
+
+class TextPlainJsonRoute(APIRoute):
+    """A route that also reads its JSON body when sent as ``text/plain``: what
+    ``navigator.sendBeacon`` sends for a string, the one type a page on another origin may POST
+    without a preflight. FastAPI parses only JSON media types as JSON."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handle = super().get_route_handler()
+
+        async def handle_text_plain_as_json(request: Request) -> Response:
+            media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+            if media_type == "text/plain":
+                headers = [
+                    (name, b"application/json" if name == b"content-type" else value)
+                    for name, value in request.scope["headers"]
+                ]
+                request = Request({**request.scope, "headers": headers}, request.receive)
+            return await handle(request)
+
+        return handle_text_plain_as_json
+
+
+def routes_of(app: FastAPI, endpoints: Sequence[Callable[..., Any]]) -> list[APIRoute]:
+    """The app's routes served by these endpoint functions."""
+    return [r for r in app.routes if isinstance(r, APIRoute) and r.endpoint in endpoints]
+
+
+def install_cors(
+    app: FastAPI, *, allowed_origins: Sequence[str], public: Sequence[PublicRoute]
+) -> None:
+    """Cross-origin access for the public routes; call after every router is included."""
+    conditions = {route.endpoint: route.only_with_query for route in public}
+    public_routes = [(r, conditions[r.endpoint]) for r in routes_of(app, list(conditions))]
+    # Outermost of our middleware, so errors (413, 422, 503) carry the CORS headers too.
+    app.add_middleware(
+        PublicRoutesCorsMiddleware, allowed_origins=allowed_origins, public_routes=public_routes
+    )
+
+
 def install_common_http(
-    app: FastAPI, *, service: str, readiness: Mapping[str, ReadinessCheck]
+    app: FastAPI,
+    *,
+    service: str,
+    readiness: Mapping[str, ReadinessCheck],
+    larger_bodies: Sequence[tuple[re.Pattern[str], int]] = (),
 ) -> None:
     """Probes, metrics, the body limit and a JSON 500 that never leaks internals."""
-    app.add_middleware(BodySizeLimitMiddleware)
+    app.add_middleware(BodySizeLimitMiddleware, larger_limits=larger_bodies)
     app.add_middleware(MetricsMiddleware, service=service)
     app.include_router(_probe_router(readiness))
 
@@ -223,14 +355,20 @@ async def require_admin(
 AdminOnly = Depends(require_admin)
 
 
-def document_common_responses(router: APIRouter) -> None:
+def document_common_responses(
+    router: APIRouter, body_limits: Mapping[Callable[..., Any], int] | None = None
+) -> None:
     """Add the answers every route can give to the OpenAPI schema: 413 for a body over the
-    limit, 401 on admin routes. Call before the router is included."""
+    limit (``body_limits`` of some endpoints, else 64 KiB), 401 on admin routes. Call before the
+    router is included."""
     for route in router.routes:
         if not isinstance(route, APIRoute):
             continue
-        if route.body_field is not None:
-            route.responses.setdefault(413, {"description": "request body over 64 KiB"})
+        limit = (body_limits or {}).get(route.endpoint, MAX_BODY_BYTES if route.body_field else 0)
+        if limit:
+            route.responses.setdefault(
+                413, {"description": f"request body over {limit // 1024} KiB"}
+            )
         if any(dependency.dependency is require_admin for dependency in route.dependencies):
             route.responses.setdefault(401, {"description": "missing or invalid admin token"})
 

@@ -6,12 +6,13 @@ of its Kafka subscribers; everything else (start order, readiness, graceful stop
 
 import asyncio
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any, ClassVar, Generic, TypeVar
 
 import uvicorn
 from fastapi import APIRouter, FastAPI, Request
+from fastapi.routing import APIRoute
 from faststream.kafka import KafkaBroker
 
 from talent_shared.db import (
@@ -23,7 +24,12 @@ from talent_shared.db import (
     migrations_in,
     shared_migrations,
 )
-from talent_shared.http import document_common_responses, install_common_http
+from talent_shared.http import (
+    PublicRoute,
+    document_common_responses,
+    install_common_http,
+    install_cors,
+)
 from talent_shared.kafka import create_broker, ensure_topics
 from talent_shared.logging import configure_logging, get_logger
 from talent_shared.outbox import OutboxRelay
@@ -156,9 +162,17 @@ def all_migrations(migrations_package: str) -> list[Migration]:
 
 
 def create_service_app(
-    runtime: "Runtime[Any]", *, description: str, routers: Sequence[APIRouter]
+    runtime: "Runtime[Any]",
+    *,
+    description: str,
+    routers: Sequence[APIRouter],
+    public_routes: Sequence[PublicRoute] = (),
+    body_limits: Mapping[Callable[..., Any], int] | None = None,
 ) -> FastAPI:
+    """The service's app. ``public_routes`` may be called from CORS_ALLOWED_ORIGINS (no other
+    route ever is); ``body_limits`` gives some endpoints a body limit other than 64 KiB."""
     settings = runtime.settings
+    body_limits = body_limits or {}
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -176,14 +190,22 @@ def create_service_app(
     )
     app.state.settings = settings
     app.state.runtime = runtime
+    larger_bodies = [
+        (route.path_regex, body_limits[route.endpoint])
+        for router in routers
+        for route in router.routes
+        if isinstance(route, APIRoute) and route.endpoint in body_limits
+    ]
     install_common_http(
         app,
         service=settings.service_name,
         readiness={"database": runtime.database_ready, "kafka": runtime.kafka_ready},
+        larger_bodies=larger_bodies,
     )
     for router in routers:
-        document_common_responses(router)
+        document_common_responses(router, body_limits)
         app.include_router(router)
+    install_cors(app, allowed_origins=settings.cors_allowed_origins, public=public_routes)
     return app
 
 

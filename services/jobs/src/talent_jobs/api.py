@@ -8,11 +8,14 @@ from fastapi.exceptions import RequestValidationError
 
 from talent_jobs import service
 from talent_jobs.models import (
+    MAX_BATCH_BODY_BYTES,
     Job,
     JobCreate,
     JobPage,
     JobUpdate,
     JobViewAccepted,
+    JobViewBatchAccepted,
+    JobViewBatchIn,
     JobViewIn,
     RecentlyViewed,
     VisitorId,
@@ -20,7 +23,7 @@ from talent_jobs.models import (
 from talent_jobs.pagination import InvalidCursorError
 from talent_jobs.repository import JobFilters
 from talent_jobs.runtime import JobsRuntime
-from talent_shared.http import AdminOnly, CorrelationId
+from talent_shared.http import AdminOnly, CorrelationId, PublicRoute, TextPlainJsonRoute
 from talent_shared.kafka import PublishFailedError
 from talent_shared.runtime import runtime_of
 from talent_shared.text import NO_NUL
@@ -30,6 +33,9 @@ router = APIRouter(prefix="/v1")
 Runtime = Annotated[JobsRuntime, Depends(runtime_of(JobsRuntime))]
 JobId = Annotated[UUID, Path(description="The job's id")]
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no job with this id"}}
+KAFKA_UNAVAILABLE: dict[int | str, dict[str, Any]] = {
+    503: {"description": "Kafka did not take the event; retry later"}
+}
 CONFLICT: dict[int | str, dict[str, Any]] = {409: {"description": "requisition_id already used"}}
 
 
@@ -140,7 +146,7 @@ async def get_job(job_id: JobId, runtime: Runtime) -> Job:
     "/job-views",
     status_code=status.HTTP_202_ACCEPTED,
     tags=["recently viewed"],
-    responses={**NOT_FOUND, 503: {"description": "Kafka did not take the event; retry later"}},
+    responses={**NOT_FOUND, **KAFKA_UNAVAILABLE},
 )
 async def post_job_view(
     view: JobViewIn, runtime: Runtime, correlation_id: CorrelationId
@@ -158,12 +164,62 @@ async def post_job_view(
     except service.JobNotFoundError as error:
         raise _job_not_found(view.job_id) from error
     except PublishFailedError as error:
-        raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE,
-            "the job view could not be recorded right now; retry shortly",
-            headers={"Retry-After": "1"},
-        ) from error
+        raise _kafka_unavailable("the job view") from error
     return JobViewAccepted(event_id=event_id)
+
+
+def _kafka_unavailable(what: str) -> HTTPException:
+    return HTTPException(
+        status.HTTP_503_SERVICE_UNAVAILABLE,
+        f"{what} could not be recorded right now; retry shortly",
+        headers={"Retry-After": "1"},
+    )
+
+
+async def post_job_views_batch(
+    batch: JobViewBatchIn, runtime: Runtime, correlation_id: CorrelationId
+) -> JobViewBatchAccepted:
+    """Record many job views at once (at most 500 events and 256 KiB), for example flushed by
+    `navigator.sendBeacon`, which sends them as `text/plain`. Each event is checked like the
+    body of `POST /v1/job-views`; an invalid event or an unknown job rejects that event only.
+    A 202 means every accepted event is durably in Kafka; on 503 nothing is promised, send the
+    batch again."""
+    try:
+        return await service.record_job_views(
+            pool=runtime.pool,
+            broker=runtime.broker,
+            known_jobs=runtime.known_jobs,
+            events=batch.events,
+            correlation_id=correlation_id,
+            timeout=runtime.settings.kafka_publish_timeout_seconds,
+        )
+    except PublishFailedError as error:
+        raise _kafka_unavailable("the job views") from error
+
+
+router.add_api_route(
+    "/job-views/batch",
+    post_job_views_batch,
+    methods=["POST"],
+    status_code=status.HTTP_202_ACCEPTED,
+    tags=["recently viewed"],
+    summary="Post Job Views Batch",
+    responses=KAFKA_UNAVAILABLE,
+    route_class_override=TextPlainJsonRoute,
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "text/plain": {
+                    "schema": {
+                        "type": "string",
+                        "contentMediaType": "application/json",
+                        "description": "the same JSON document, as navigator.sendBeacon sends it",
+                    }
+                }
+            }
+        }
+    },
+)
 
 
 @router.get("/visitors/{visitor_id}/recently-viewed", tags=["recently viewed"])
@@ -174,3 +230,14 @@ async def get_recently_viewed(
 ) -> RecentlyViewed:
     """Distinct open jobs the visitor viewed, most recent first; an unknown visitor has none."""
     return await service.recently_viewed(pool=runtime.pool, visitor_id=visitor_id, limit=limit)
+
+
+# The routes pages on CORS_ALLOWED_ORIGINS may call; every other route is admin-only.
+PUBLIC_ROUTES = (
+    PublicRoute(list_jobs),
+    PublicRoute(get_job),
+    PublicRoute(post_job_view),
+    PublicRoute(post_job_views_batch),
+    PublicRoute(get_recently_viewed),
+)
+BODY_LIMITS = {post_job_views_batch: MAX_BATCH_BODY_BYTES}

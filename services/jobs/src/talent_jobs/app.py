@@ -13,5 +13,9 @@ Admin endpoints need `Authorization: Bearer $ADMIN_API_TOKEN`."""
 
 def create_app(settings: JobsSettings | None = None) -> FastAPI:
     return create_service_app(
-        JobsRuntime(settings or JobsSettings()), description=DESCRIPTION, routers=[api.router]
+        JobsRuntime(settings or JobsSettings()),
+        description=DESCRIPTION,
+        routers=[api.router],
+        public_routes=api.PUBLIC_ROUTES,
+        body_limits=api.BODY_LIMITS,
     )

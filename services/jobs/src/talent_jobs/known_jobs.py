@@ -6,6 +6,7 @@ service's own writes, and an id it has not seen (posted through another replica,
 looked up once in the database.
 """
 
+from collections.abc import Iterable
 from uuid import UUID
 
 from talent_jobs import repository
@@ -31,6 +32,16 @@ class KnownJobs:
         if found:
             self._ids.add(job_id)
         return found
+
+    async def unknown_among(self, pool: Pool, job_ids: Iterable[UUID]) -> set[UUID]:
+        """Which of ``job_ids`` are no job's id; ids not seen yet share one connection."""
+        unseen = {job_id for job_id in job_ids if job_id not in self._ids}
+        if not unseen:
+            return set()
+        async with pool.acquire() as connection:
+            found = {job_id for job_id in unseen if await repository.job_exists(connection, job_id)}
+        self._ids |= found
+        return unseen - found
 
     def __len__(self) -> int:
         return len(self._ids)

@@ -1,7 +1,7 @@
 """The jobs service's HTTP request and response bodies."""
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import (
@@ -124,6 +124,32 @@ class JobViewIn(BaseModel):
 class JobViewAccepted(BaseModel):
     status: Literal["accepted"] = "accepted"
     event_id: UUID
+
+
+MAX_BATCH_EVENTS = 500
+MAX_BATCH_BODY_BYTES = 256 * 1024
+
+
+class JobViewBatchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # Each event is checked on its own (as a JobViewIn), so one bad event rejects only itself.
+    events: list[Any] = Field(
+        min_length=1,
+        max_length=MAX_BATCH_EVENTS,
+        description="Job views, each like the body of `POST /v1/job-views`.",
+        json_schema_extra={"items": {"$ref": "#/components/schemas/JobViewIn"}},
+    )
+
+
+class RejectedJobView(BaseModel):
+    index: int = Field(description="Position of the event in `events`, from 0.")
+    detail: str = Field(description="Why it was rejected.")
+
+
+class JobViewBatchAccepted(BaseModel):
+    accepted: int = Field(description="Events now durably in Kafka.")
+    rejected: list[RejectedJobView] = Field(description="Events left out, in order.")
 
 
 class RecentlyViewedJob(BaseModel):

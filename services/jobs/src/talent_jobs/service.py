@@ -2,10 +2,12 @@
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID, uuid4
 
 import asyncpg
 from faststream.kafka import KafkaBroker
+from pydantic import ValidationError
 
 from talent_jobs import repository
 from talent_jobs.known_jobs import KnownJobs
@@ -14,9 +16,11 @@ from talent_jobs.models import (
     JobCreate,
     JobPage,
     JobUpdate,
+    JobViewBatchAccepted,
     JobViewIn,
     RecentlyViewed,
     RecentlyViewedJob,
+    RejectedJobView,
 )
 from talent_jobs.pagination import decode_cursor, encode_cursor
 from talent_jobs.repository import JobFilters, Position
@@ -31,7 +35,7 @@ from talent_shared.events import (
     JobViewed,
     new_event,
 )
-from talent_shared.kafka import publish_event
+from talent_shared.kafka import publish_event, publish_events
 from talent_shared.outbox import OutboxRelay, enqueue
 
 PRODUCER = "jobs"
@@ -144,6 +148,65 @@ async def record_job_view(
     event = new_event(viewed, producer=PRODUCER, correlation_id=correlation_id)
     await publish_event(broker, event, timeout=timeout)
     return event.event_id
+
+
+def _validation_detail(error: ValidationError) -> str:
+    """The single endpoint's messages, one line: ``field: message; ...``."""
+    return "; ".join(
+        ".".join(str(part) for part in e["loc"]) + ": " + e["msg"] if e["loc"] else e["msg"]
+        for e in error.errors()
+    )
+
+
+def _validated(events: Sequence[Any]) -> tuple[list[tuple[int, JobViewIn]], list[RejectedJobView]]:
+    views: list[tuple[int, JobViewIn]] = []
+    rejected: list[RejectedJobView] = []
+    for index, raw in enumerate(events):
+        if not isinstance(raw, dict):
+            rejected.append(RejectedJobView(index=index, detail="an event is a JSON object"))
+            continue
+        try:
+            views.append((index, JobViewIn.model_validate(raw)))
+        except ValidationError as error:
+            rejected.append(RejectedJobView(index=index, detail=_validation_detail(error)))
+    return views, rejected
+
+
+async def record_job_views(
+    *,
+    pool: Pool,
+    broker: KafkaBroker,
+    known_jobs: KnownJobs,
+    events: Sequence[Any],
+    correlation_id: str,
+    timeout: float,
+) -> JobViewBatchAccepted:
+    """Publish a ``JobViewed`` for each valid view of a known job, all at once; returns once
+    Kafka acknowledged every one. Invalid events and unknown jobs are rejected one by one."""
+    views, rejected = _validated(events)
+    unknown = await known_jobs.unknown_among(pool, (view.job_id for _, view in views))
+    rejected += [
+        RejectedJobView(index=index, detail=f"job {view.job_id} not found")
+        for index, view in views
+        if view.job_id in unknown
+    ]
+    now = datetime.now(UTC)
+    accepted = [
+        new_event(
+            JobViewed(
+                visitor_id=view.visitor_id, job_id=view.job_id, viewed_at=view.viewed_at or now
+            ),
+            producer=PRODUCER,
+            correlation_id=correlation_id,
+        )
+        for _, view in views
+        if view.job_id not in unknown
+    ]
+    if accepted:
+        await publish_events(broker, accepted, timeout=timeout)
+    return JobViewBatchAccepted(
+        accepted=len(accepted), rejected=sorted(rejected, key=lambda r: r.index)
+    )
 
 
 async def apply_job_views(*, pool: Pool, events: Sequence[Event], kept: int) -> None:
