@@ -30,6 +30,7 @@ from talent_shared.events import (
     JobUpdated,
     new_event,
 )
+from tests.support.crossing import Work, cross
 from tests.support.infra import fresh_database
 
 pytestmark = pytest.mark.integration
@@ -63,7 +64,7 @@ def signed_up(candidate_id: uuid.UUID, category: str, frequency: str = "instant"
         first_name="Ada",
         last_name="Lovelace",
         interests=[category],
-        alert_frequency=frequency,  # type: ignore[arg-type]
+        alert_frequency=frequency,
         signed_up_at=datetime.now(UTC),
     )
     return new_event(data, producer="signup")
@@ -102,47 +103,17 @@ async def apply(pool: Pool, consumer: str, event: Event) -> None:
     )
 
 
-async def is_blocked_on_a_lock(pool: Pool, connection: Connection) -> bool:
-    pid = connection.get_server_pid()
-    async with pool.acquire() as observer:
-        wait = await observer.fetchval(
-            "SELECT wait_event_type FROM pg_stat_activity WHERE pid = $1", pid
-        )
-    return bool(wait == "Lock")
-
-
-async def cross(pool: Pool, first: tuple[str, Event], second: tuple[str, Event]) -> None:
-    """Apply ``first`` in a transaction left open; apply ``second`` in another transaction while
-    the first is open; commit the first only once the second has finished or waits on a lock."""
-    async with pool.acquire() as first_connection, pool.acquire() as second_connection:
-        first_transaction = first_connection.transaction()
-        await first_transaction.start()
+def applying(consumer: str, event: Event) -> Work:
+    async def apply_in(connection: Connection) -> None:
         await service.apply_events_in(
-            first_connection, emails=EMAILS, consumer=first[0], events=[first[1]], max_jobs=10
+            connection, emails=EMAILS, consumer=consumer, events=[event], max_jobs=10
         )
 
-        async def apply_second() -> None:
-            async with second_connection.transaction():
-                await service.apply_events_in(
-                    second_connection,
-                    emails=EMAILS,
-                    consumer=second[0],
-                    events=[second[1]],
-                    max_jobs=10,
-                )
-
-        second_applied = asyncio.create_task(apply_second())
-        async with asyncio.timeout(10):
-            while not second_applied.done():
-                if await is_blocked_on_a_lock(pool, second_connection):
-                    break
-                await asyncio.sleep(0.02)
-        await first_transaction.commit()
-        await asyncio.wait_for(second_applied, timeout=10)
+    return apply_in
 
 
 async def cross_in_order(pool: Pool, order: str, candidate_event: Event, job_event: Event) -> None:
-    candidate, job = (CANDIDATES, candidate_event), (JOBS, job_event)
+    candidate, job = applying(CANDIDATES, candidate_event), applying(JOBS, job_event)
     await cross(pool, *((candidate, job) if order == CANDIDATE_FIRST else (job, candidate)))
 
 

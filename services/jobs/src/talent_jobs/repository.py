@@ -146,9 +146,13 @@ async def project_views(
     )
 
 
-async def forget_visitors(connection: Connection, visitor_ids: list[str]) -> None:
+async def erase_visitors(
+    connection: Connection, visitor_ids: list[str], *, erased_at: datetime
+) -> None:
+    """Delete the visitors' rows and keep a tombstone, so a view from before ``erased_at``
+    consumed later is not projected (see migration 0004)."""
     await connection.execute(
-        "DELETE FROM recently_viewed WHERE visitor_id = ANY($1::text[])", visitor_ids
+        "SELECT erase_visitors($1::text[], $2::timestamptz)", visitor_ids, erased_at
     )
 
 

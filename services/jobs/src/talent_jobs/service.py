@@ -225,16 +225,16 @@ async def apply_job_views(*, pool: Pool, events: Sequence[Event], kept: int) -> 
 
 
 async def forget_erased_visitors(*, pool: Pool, events: Sequence[Event]) -> None:
-    """An erased candidate's browsing history goes too: drop the visitors they gave."""
-    visitor_ids = [
-        visitor_id
-        for event in events
-        if isinstance(event.data, CandidateErased)
-        for visitor_id in event.data.visitor_ids
-    ]
-    if visitor_ids:
-        async with pool.acquire() as connection:
-            await repository.forget_visitors(connection, visitor_ids)
+    """An erased candidate's browsing history goes too: drop the visitors they gave, and any of
+    their views from before the erasure that is still on its way."""
+    erasures = [event.data for event in events if isinstance(event.data, CandidateErased)]
+    erasures = [erasure for erasure in erasures if erasure.visitor_ids]
+    if erasures:
+        async with pool.acquire() as connection, connection.transaction():
+            for erasure in erasures:
+                await repository.erase_visitors(
+                    connection, erasure.visitor_ids, erased_at=erasure.erased_at
+                )
 
 
 async def recently_viewed(*, pool: Pool, visitor_id: str, limit: int) -> RecentlyViewed:
