@@ -60,6 +60,7 @@ class FaultStack:
     logs: Path
     smtp: SmtpServer
     replicas_per_service: int = 1
+    extra_env: dict[str, str] = field(default_factory=dict)  # e.g. another Kafka cluster
     group_prefix: str = field(default_factory=lambda: f"faults-{uuid.uuid4().hex[:8]}.")
     replicas: dict[str, list[Replica]] = field(default_factory=dict)
 
@@ -76,6 +77,7 @@ class FaultStack:
             "DELIVERY_MAX_ATTEMPTS": "200",
             "GRACEFUL_TIMEOUT_SECONDS": "5",
             "LOG_LEVEL": "INFO",
+            **self.extra_env,
         }
 
     def start_all(self) -> None:

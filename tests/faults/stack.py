@@ -17,7 +17,9 @@ from tests.support.smtp import SmtpServer
 
 
 @asynccontextmanager
-async def fault_stack(logs: Path, *, replicas: int = 1) -> AsyncIterator[FaultStack]:
+async def fault_stack(
+    logs: Path, *, replicas: int = 1, env: dict[str, str] | None = None
+) -> AsyncIterator[FaultStack]:
     smtp = SmtpServer()
     smtp.start()
     async with AsyncExitStack() as exits:
@@ -25,7 +27,13 @@ async def fault_stack(logs: Path, *, replicas: int = 1) -> AsyncIterator[FaultSt
             name: await exits.enter_async_context(fresh_database(f"faults_{name}"))
             for name in ("signup", "jobs", "notifications")
         }
-        stack = FaultStack(databases=databases, logs=logs, smtp=smtp, replicas_per_service=replicas)
+        stack = FaultStack(
+            databases=databases,
+            logs=logs,
+            smtp=smtp,
+            replicas_per_service=replicas,
+            extra_env=env or {},
+        )
         await asyncio.to_thread(stack.start_all)
         try:
             await warm_up(stack)

@@ -1,0 +1,97 @@
+"""A three-broker cluster (KRaft, replication factor 3, min.insync.replicas=2): one broker is
+SIGKILLed while job views and sign-ups flow, and nothing accepted is lost or duplicated. Once with
+a single bootstrap address, once with the bootstrap list naming all three brokers, the first-named
+one down while the services start."""
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from talent_shared.kafka import create_broker, ensure_topics
+from talent_shared.settings import ServiceSettings
+from tests.faults.harness import run_and_check, workload
+from tests.faults.stack import fault_stack
+from tests.support.kafka_cluster import KafkaCluster, kafka_cluster
+
+pytestmark = [pytest.mark.integration, pytest.mark.faults]
+
+SCENARIO = "3 brokers (RF 3, min ISR 2), one SIGKILLed"
+
+
+def cluster_env(bootstrap_servers: str) -> dict[str, str]:
+    return {
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap_servers,
+        "KAFKA_REPLICATION_FACTOR": "3",
+        "KAFKA_TOPIC_PARTITIONS": "3",
+    }
+
+
+@pytest.fixture(scope="module")
+async def cluster(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[KafkaCluster]:
+    """The cluster with the contract's topics created at replication factor 3 while all three
+    brokers are up (with one down, a topic of replication factor 3 cannot be created)."""
+    async with kafka_cluster(tmp_path_factory.mktemp("kafka-cluster")) as running:
+        settings = ServiceSettings(kafka_bootstrap_servers=running.bootstrap())
+        broker = create_broker(settings)
+        await broker.connect()
+        try:
+            await ensure_topics(broker, partitions=3, replication_factor=3)
+        finally:
+            await broker.stop()
+        await running.wait_fully_replicated()
+        yield running
+
+
+@pytest.fixture
+async def whole_cluster_afterwards(cluster: KafkaCluster) -> AsyncIterator[None]:
+    """Every broker back and in sync after the test, for the next one."""
+    yield
+    for node in cluster.nodes:
+        if not node.running():
+            await asyncio.to_thread(cluster.start, node)
+    await cluster.wait_fully_replicated()
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=10) as http:
+        yield http
+
+
+@pytest.mark.usefixtures("whole_cluster_afterwards")
+async def test_broker_named_as_the_single_bootstrap_address_is_killed_under_load(
+    cluster: KafkaCluster, client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    named = cluster.node(1)
+    async with fault_stack(tmp_path, env=cluster_env(named.address)) as stack:
+
+        async def kill_the_named_broker() -> None:
+            await asyncio.to_thread(cluster.kill, named)
+
+        load = await workload(stack, client)
+        scenario = f"{SCENARIO}, one bootstrap address"
+        await run_and_check(stack, load, scenario, kill_the_named_broker, after=10)
+
+
+@pytest.mark.usefixtures("whole_cluster_afterwards")
+async def test_services_start_with_the_first_named_broker_down_and_survive_a_broker_kill(
+    cluster: KafkaCluster, client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    first, second = cluster.node(1), cluster.node(2)
+    await asyncio.to_thread(cluster.stop, first)
+    bootstrap_list = cluster.bootstrap()
+    assert bootstrap_list.startswith(first.address + ",")
+    async with fault_stack(tmp_path, env=cluster_env(bootstrap_list)) as stack:
+        # Ready and consuming (fault_stack warms every consumer up) with the first broker down.
+        await asyncio.to_thread(cluster.start, first)
+        await cluster.wait_fully_replicated()
+
+        async def kill_a_broker() -> None:
+            await asyncio.to_thread(cluster.kill, second)
+
+        load = await workload(stack, client)
+        scenario = f"{SCENARIO}, bootstrap list of 3 (first down at start)"
+        await run_and_check(stack, load, scenario, kill_a_broker, after=10)
