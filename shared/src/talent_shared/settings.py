@@ -69,7 +69,7 @@ class ServiceSettings(BaseSettings):
     smtp_password: SecretStr | None = None
     smtp_starttls: bool = False
     mail_from: str = "Talent Network <talent-network@careers.example.org>"
-    public_base_url: str = "http://127.0.0.1:8001"
+    public_base_url: str = "http://127.0.0.1:8080"  # the local gateway (make up)
     admin_api_token: SecretStr = SecretStr(DEVELOPMENT_ADMIN_TOKEN)
     token_secret: SecretStr = SecretStr(DEVELOPMENT_TOKEN_SECRET)
     http_host: str = "0.0.0.0"
