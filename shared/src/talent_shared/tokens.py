@@ -1,7 +1,8 @@
 """Signed, tamper-proof tokens for email links (itsdangerous).
 
-Each token names its purpose, and a token made for one purpose is refused for another, so a manage
-link cannot unsubscribe and an unsubscribe link cannot change preferences. The signing key is
+Each token names its purpose, and a token made for one purpose is refused for another, so an
+unsubscribe link cannot change preferences or open the preference center. (Unsubscribing takes
+either token: the preference center's unsubscribe button holds the manage token.) The signing key is
 TOKEN_SECRET, shared by the services that make links (notifications) and honour them (signup).
 """
 

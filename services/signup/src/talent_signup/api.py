@@ -1,5 +1,6 @@
 """HTTP routes of the signup service: thin, they validate, call ``service`` and map errors."""
 
+import contextlib
 from typing import Annotated, Any
 from urllib.parse import urlencode
 from uuid import UUID
@@ -8,11 +9,17 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Res
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from talent_shared.http import AdminOnly, CorrelationId, admin_token_matches
+from talent_shared.http import AdminOnly, CorrelationId, PublicRoute, admin_token_matches
 from talent_shared.runtime import runtime_of
 from talent_shared.tokens import InvalidTokenError, TokenPurpose, read_token
 from talent_signup import service
-from talent_signup.models import Candidate, Preferences, SignupRequest, SignupResponse
+from talent_signup.models import (
+    Candidate,
+    PreferenceCenter,
+    Preferences,
+    SignupRequest,
+    SignupResponse,
+)
 from talent_signup.pages import unsubscribe_page
 from talent_signup.runtime import SignupRuntime
 
@@ -127,6 +134,38 @@ async def put_preferences(
         raise _not_found(candidate_id) from error
 
 
+@router.get(
+    "/preferences",
+    tags=["preferences"],
+    responses={
+        **BAD_TOKEN,
+        404: {"description": "the candidate is no longer there (erased)"},
+    },
+)
+async def get_preference_center(token: Token, runtime: Runtime) -> PreferenceCenter:
+    """What the preference center shows for a manage token (from any email): the candidate's
+    preferences, whether they are subscribed, and their email address masked."""
+    try:
+        candidate_id = read_token(_secret(runtime), TokenPurpose.MANAGE, token)
+    except InvalidTokenError as error:
+        raise HTTPException(
+            status.HTTP_400_BAD_REQUEST, "invalid or expired manage token"
+        ) from error
+    try:
+        return await service.preference_center(pool=runtime.pool, candidate_id=candidate_id)
+    except service.CandidateNotFoundError as error:
+        raise _not_found(candidate_id) from error
+
+
+def _unsubscribing(runtime: SignupRuntime, token: str) -> UUID:
+    """The candidate of an unsubscribe link's token, or of the manage token the preference
+    center's unsubscribe button holds; raises InvalidTokenError for anything else."""
+    for purpose in (TokenPurpose.UNSUBSCRIBE, TokenPurpose.MANAGE):
+        with contextlib.suppress(InvalidTokenError):
+            return read_token(_secret(runtime), purpose, token)
+    raise InvalidTokenError("neither an unsubscribe nor a manage token")
+
+
 def _wants_html(request: Request) -> bool:
     return "text/html" in request.headers.get("accept", "")
 
@@ -138,7 +177,7 @@ async def unsubscribe_confirmation(
     """A page with a confirm button that POSTs. Following the link changes nothing, so a link
     scanner never unsubscribes anyone."""
     try:
-        read_token(_secret(runtime), TokenPurpose.UNSUBSCRIBE, token)
+        _unsubscribing(runtime, token)
     except InvalidTokenError:
         page = unsubscribe_page(
             heading="This link is not valid",
@@ -163,9 +202,10 @@ async def unsubscribe(
     request: Request, token: Token, runtime: Runtime, correlation_id: CorrelationId
 ) -> Response:
     """RFC 8058 one-click unsubscribe (the form body `List-Unsubscribe=One-Click` is accepted);
-    idempotent. Answers HTML to browsers, JSON otherwise."""
+    idempotent. The token is an unsubscribe link's or a manage token (the preference center's
+    button). Answers HTML to browsers, JSON otherwise."""
     try:
-        candidate_id = read_token(_secret(runtime), TokenPurpose.UNSUBSCRIBE, token)
+        candidate_id = _unsubscribing(runtime, token)
     except InvalidTokenError as error:
         raise HTTPException(
             status.HTTP_400_BAD_REQUEST, "invalid or expired unsubscribe token"
@@ -212,3 +252,14 @@ async def erase_candidate(
     except service.CandidateNotFoundError as error:
         raise _not_found(candidate_id) from error
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+# The routes pages on CORS_ALLOWED_ORIGINS may call; every other route is admin-only (changing
+# preferences is public only with the candidate's manage token).
+PUBLIC_ROUTES = (
+    PublicRoute(sign_up),
+    PublicRoute(get_preference_center),
+    PublicRoute(put_preferences, only_with_query="token"),
+    PublicRoute(unsubscribe_confirmation),
+    PublicRoute(unsubscribe),
+)

@@ -11,5 +11,8 @@ unsubscribe and erasure."""
 
 def create_app(settings: SignupSettings | None = None) -> FastAPI:
     return create_service_app(
-        SignupRuntime(settings or SignupSettings()), description=DESCRIPTION, routers=[api.router]
+        SignupRuntime(settings or SignupSettings()),
+        description=DESCRIPTION,
+        routers=[api.router],
+        public_routes=api.PUBLIC_ROUTES,
     )

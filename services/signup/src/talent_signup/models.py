@@ -103,6 +103,19 @@ class Candidate(BaseModel):
     consents: list[Consent]
 
 
+class PreferenceCenter(BaseModel):
+    """What the preference center shows to the holder of a manage token."""
+
+    candidate_id: UUID
+    email: str = Field(description="masked: the first character and the domain, j***@example.org")
+    first_name: str
+    interests: list[str]
+    locations: list[str]
+    keywords: list[str]
+    alert_frequency: AlertFrequency
+    subscribed: bool
+
+
 class UnsubscribeResult(BaseModel):
     candidate_id: UUID
     status: Literal["unsubscribed"] = "unsubscribed"

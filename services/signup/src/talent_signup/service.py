@@ -19,7 +19,13 @@ from talent_shared.events import (
 from talent_shared.logging import get_logger
 from talent_shared.outbox import OutboxRelay, enqueue
 from talent_signup import repository
-from talent_signup.models import Candidate, Consent, Preferences, SignupRequest
+from talent_signup.models import (
+    Candidate,
+    Consent,
+    PreferenceCenter,
+    Preferences,
+    SignupRequest,
+)
 
 PRODUCER = "signup"
 CONSENT_SOURCE_FORM = "form"
@@ -115,6 +121,26 @@ async def get_candidate(*, pool: Pool, candidate_id: UUID) -> Candidate:
         **{k: row[k] for k in Candidate.model_fields if k not in ("preferences", "consents")},
         preferences=_preferences(row),
         consents=[Consent.model_validate(dict(consent)) for consent in consents],
+    )
+
+
+def masked_email(email: str) -> str:
+    """``jane@example.org`` -> ``j***@example.org``: enough to recognise, too little to harvest."""
+    local_part, _, domain = email.rpartition("@")
+    return f"{local_part[:1]}***@{domain}"
+
+
+async def preference_center(*, pool: Pool, candidate_id: UUID) -> PreferenceCenter:
+    async with pool.acquire() as connection:
+        row = await repository.fetch_candidate(connection, candidate_id)
+    if row is None:
+        raise CandidateNotFoundError(candidate_id)
+    return PreferenceCenter(
+        candidate_id=candidate_id,
+        email=masked_email(row["email"]),
+        first_name=row["first_name"],
+        subscribed=row["status"] == "subscribed",
+        **_preferences(row).model_dump(),
     )
 
 
