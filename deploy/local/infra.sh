@@ -8,9 +8,18 @@
 #   deploy/local/infra.sh status
 #   deploy/local/infra.sh kill   [parts...]   (SIGKILL / crash, for fault tests)
 #
-# Fixed endpoints: Kafka 127.0.0.1:9092 (controller 9093), PostgreSQL
-# 127.0.0.1:5432 (role talent/talent, databases signup, jobs, notifications),
-# SMTP 127.0.0.1:1025. Everything the script writes lives under <repo>/.local/.
+# Endpoints, all on 127.0.0.1, each port overridable from the environment:
+#   Kafka       INFRA_KAFKA_PORT (9092), controller INFRA_KAFKA_CONTROLLER_PORT (9093)
+#   PostgreSQL  INFRA_POSTGRES_PORT (5432): role talent/talent, databases signup, jobs,
+#               notifications (services.sh points the services at the same ports)
+#   SMTP        INFRA_SMTP_PORT (1025)
+# Everything the script writes lives under <repo>/.local/, with one exception: as
+# root, the PostgreSQL server runs as the 'postgres' user, and when that user
+# cannot reach the checkout (one under a private 0700 directory such as /root),
+# the database cluster lives in postgres's home instead, one directory per
+# checkout: ~postgres/talent-network/<checkout name>-<hash of its path>/ (the file
+# `checkout` in it names the checkout). Nothing removes it but you; `status`
+# shows where it is. No directory permission of yours is changed.
 # `start` and `stop` are idempotent; `start` returns only once each part answers.
 set -euo pipefail
 
@@ -24,8 +33,16 @@ START_TIMEOUT="${INFRA_START_TIMEOUT:-60}"   # seconds until a part must answer
 STOP_TIMEOUT=30                               # seconds of SIGTERM before SIGKILL
 ALL_PARTS=(kafka postgres smtp)
 
-KAFKA_PORT=9092
-KAFKA_CONTROLLER_PORT=9093
+# A port from the environment, or the default; anything but a TCP port stops here.
+port_from_env() {
+  local value="${!1:-$2}"
+  [[ "$value" =~ ^[0-9]{1,5}$ ]] && ((value >= 1 && value <= 65535)) ||
+    { echo "infra: ERROR: $1=$value is not a TCP port (1-65535)" >&2; exit 1; }
+  echo "$value"
+}
+
+KAFKA_PORT="$(port_from_env INFRA_KAFKA_PORT 9092)"
+KAFKA_CONTROLLER_PORT="$(port_from_env INFRA_KAFKA_CONTROLLER_PORT 9093)"
 KAFKA_DIR="$LOCAL/kafka"
 KAFKA_LIBS="$KAFKA_DIR/libs"
 KAFKA_DATA="$KAFKA_DIR/data"
@@ -44,16 +61,13 @@ KAFKA_JVM_OPTS=(-Xms256m -Xmx512m -XX:+UseG1GC -XX:MaxGCPauseMillis=20
   -Dlog4j2.shutdownHookEnabled=false
   "-Dkafka.logs.dir=$KAFKA_DIR")
 
-PG_PORT=5432
-PG_DIR="$LOCAL/postgres"
-PG_DATA="$PG_DIR/data"
-PG_LOG="$PG_DIR/postgres.log"
-PG_PID="$PG_DIR/postgres.pid"             # exists only while infra.sh's own server runs
+PG_PORT="$(port_from_env INFRA_POSTGRES_PORT 5432)"
+# PG_DIR (data/, postgres.log, postgres.pid) is chosen by locate_pg_dir, below.
 PG_APP_ROLE=talent
 PG_APP_PASSWORD=talent
 PG_APP_DATABASES=(signup jobs notifications)
 
-SMTP_PORT=1025
+SMTP_PORT="$(port_from_env INFRA_SMTP_PORT 1025)"
 SMTP_DIR="$LOCAL/smtp"
 SMTP_LOG="$SMTP_DIR/smtp.log"
 SMTP_PID="$SMTP_DIR/smtp.pid"
@@ -183,9 +197,11 @@ ensure_kafka_libs() {
 
 kafka_java() { java "${KAFKA_JVM_OPTS[@]}" -cp "$KAFKA_LIBS/*" "$@"; }
 
-# The template's only variable part is the data dir (an absolute path).
+# The template's variable parts: the data dir (an absolute path) and the two ports.
 render_kafka_config() {
-  sed "s|@KAFKA_DATA_DIR@|$KAFKA_DATA|g" "$SCRIPT_DIR/kafka/server.properties" >"$KAFKA_PROPS"
+  sed -e "s|@KAFKA_DATA_DIR@|$KAFKA_DATA|g" -e "s|@KAFKA_PORT@|$KAFKA_PORT|g" \
+    -e "s|@KAFKA_CONTROLLER_PORT@|$KAFKA_CONTROLLER_PORT|g" \
+    "$SCRIPT_DIR/kafka/server.properties" >"$KAFKA_PROPS"
 }
 
 # KRaft storage must be formatted exactly once; meta.properties marks it done.
@@ -305,7 +321,7 @@ kafka_status() {
 PG_BIN=""
 find_pg_bin() {
   local want=""
-  [[ -f "$PG_DATA/PG_VERSION" ]] && want="$(cat "$PG_DATA/PG_VERSION")"
+  [[ -f "${PG_DATA:-}/PG_VERSION" ]] && want="$(cat "$PG_DATA/PG_VERSION")"
   if [[ -n "$want" && -x "/usr/lib/postgresql/$want/bin/pg_ctl" ]]; then
     PG_BIN="/usr/lib/postgresql/$want/bin"
   else
@@ -342,10 +358,48 @@ else
 fi
 as_pg() { "${AS_PG[@]}" "$@"; }
 
-# Unix socket of our own server. A socket path is limited to ~107 bytes, so a
-# deep checkout falls back to /tmp.
-PG_SOCKET_DIR="$PG_DIR"
-((${#PG_SOCKET_DIR} + 16 < 100)) || PG_SOCKET_DIR=/tmp
+# Where this checkout's cluster lives: .local/postgres, unless the server's user
+# cannot reach it (see the header). The choice is stable per checkout: an
+# existing cluster is used where it is, so start and stop always find it.
+locate_pg_dir() {
+  local in_tree="$LOCAL/postgres" outside
+  PG_DIR="$in_tree"
+  if [[ $EUID -eq 0 ]] && id "$PG_OS_USER" >/dev/null 2>&1; then
+    outside="$(pg_dir_outside)"
+    if [[ -f "$outside/data/PG_VERSION" ]]; then
+      PG_DIR="$outside"
+    elif [[ ! -f "$in_tree/data/PG_VERSION" ]] && ! as_pg test -x "$LOCAL" 2>/dev/null; then
+      PG_DIR="$outside"
+    fi
+  fi
+  PG_DATA="$PG_DIR/data"
+  PG_LOG="$PG_DIR/postgres.log"
+  PG_PID="$PG_DIR/postgres.pid" # exists only while infra.sh's own server runs
+  # Unix socket of our own server. A socket path is limited to ~107 bytes, so a
+  # deep checkout falls back to /tmp.
+  PG_SOCKET_DIR="$PG_DIR"
+  ((${#PG_SOCKET_DIR} + 16 < 100)) || PG_SOCKET_DIR=/tmp
+}
+
+# ~postgres/talent-network/<checkout name>-<first 12 hex of sha256(physical path)>
+pg_dir_outside() {
+  local home name hash
+  home="$(getent passwd "$PG_OS_USER" | cut -d: -f6)"
+  name="$(basename "$ROOT")"
+  hash="$(printf '%s' "$(cd "$ROOT" && pwd -P)" | sha256sum | cut -c1-12)"
+  echo "$home/talent-network/${name:0:40}-$hash"
+}
+
+# Create the cluster's directory outside the checkout, owned by the server's user.
+make_pg_dir_outside() {
+  local parent
+  parent="$(dirname "$PG_DIR")"
+  as_pg test -x "$(dirname "$parent")" ||
+    die "postgres: user '$PG_OS_USER' cannot reach its home $(dirname "$parent"), where the cluster of a private checkout goes"
+  install -d -o "$PG_OS_USER" -g "$(id -gn "$PG_OS_USER")" -m 0700 "$parent" "$PG_DIR"
+  echo "$ROOT" >"$PG_DIR/checkout"
+  say "postgres: user '$PG_OS_USER' cannot reach $LOCAL; the cluster goes to $PG_DIR"
+}
 
 pg_answers() { "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" -t 2; }
 
@@ -360,11 +414,11 @@ pg_own_pid() {
 pg_init() {
   [[ -f "$PG_DATA/PG_VERSION" ]] && return 0
   id "$PG_OS_USER" >/dev/null 2>&1 || die "postgres: OS user '$PG_OS_USER' does not exist (is the postgresql package installed?)"
-  mkdir -p "$PG_DIR"
+  if [[ "$PG_DIR" == "$LOCAL"/* ]]; then mkdir -p "$PG_DIR"; else make_pg_dir_outside; fi
   touch "$PG_LOG" # pg_ctl (running as $PG_OS_USER) appends to it
   [[ $EUID -eq 0 ]] && chown "$PG_OS_USER:" "$PG_DIR" "$PG_LOG"
   as_pg test -w "$PG_DIR" ||
-    die "postgres: user '$PG_OS_USER' cannot write ${PG_DIR} (every parent directory of the repo must be world-traversable)"
+    die "postgres: user '$PG_OS_USER' cannot write ${PG_DIR}"
   say "postgres: creating a cluster in ${PG_DATA#"$ROOT"/} (initdb)"
   # peer auth on the unix socket (admin via runuser), passwords over TCP.
   as_pg "$PG_BIN/initdb" -D "$PG_DATA" -U "$PG_OS_USER" -E UTF8 --no-locale \
@@ -418,6 +472,8 @@ END \$\$;"
 postgres_start() {
   mkdir -p "$LOCAL"
   need_postgres
+  locate_pg_dir
+  find_pg_bin # again: the binaries of the version the located cluster was made with
   local pid
   if pid="$(pg_own_pid)"; then
     pg_wait_answer
@@ -459,6 +515,7 @@ pg_wait_answer() {
 }
 
 postgres_stop() {
+  locate_pg_dir
   find_pg_bin || { say "postgres: not installed"; return 0; }
   local pid
   if pid="$(pg_own_pid)"; then
@@ -479,6 +536,7 @@ postgres_stop() {
 # does crash recovery. A raw SIGKILL of the postmaster could leave backends
 # holding shared memory, which blocks the restart.
 postgres_kill() {
+  locate_pg_dir
   find_pg_bin || { say "postgres: not installed"; return 0; }
   local pid
   if pid="$(pg_own_pid)"; then
@@ -491,6 +549,7 @@ postgres_kill() {
 }
 
 postgres_status() {
+  locate_pg_dir
   if ! find_pg_bin; then
     echo "postgres: not installed"
     return 0
@@ -598,7 +657,7 @@ smtp_status() {
 # ---------------------------------------------------------------- main
 
 usage() {
-  sed -n '2,14p' "$SCRIPT_DIR/infra.sh" | sed 's/^# \{0,1\}//'
+  sed -n '2,/^set -euo/p' "$SCRIPT_DIR/infra.sh" | sed -e '$d' -e 's/^# \{0,1\}//'
   exit "${1:-0}"
 }
 
@@ -655,7 +714,6 @@ cmd_kill() {
 }
 
 cmd_status() {
-  find_pg_bin || true
   kafka_status
   postgres_status
   smtp_status

@@ -9,6 +9,8 @@
 # always wins. DATABASE_URL and HTTP_PORT differ per service: set SIGNUP_DATABASE_URL,
 # JOBS_HTTP_PORT, ... to override one service; a plain DATABASE_URL would point all three at one
 # database. Logs go to .local/logs/<service>.log, pid files to .local/run/.
+# Unless set, the services' Kafka, database and SMTP settings follow infra.sh's ports
+# (INFRA_KAFKA_PORT, INFRA_POSTGRES_PORT, INFRA_SMTP_PORT), and PUBLIC_BASE_URL the signup port.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -33,6 +35,17 @@ port_of() {
   echo "${!override:-${HTTP_PORT:-$(default_port "$1")}}"
 }
 
+export KAFKA_BOOTSTRAP_SERVERS="${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:${INFRA_KAFKA_PORT:-9092}}"
+export SMTP_PORT="${SMTP_PORT:-${INFRA_SMTP_PORT:-1025}}"
+export PUBLIC_BASE_URL="${PUBLIC_BASE_URL:-http://127.0.0.1:$(port_of signup)}"
+
+# The service's own override (SIGNUP_DATABASE_URL), else DATABASE_URL, else its database on
+# infra.sh's PostgreSQL.
+database_url_of() {
+  local override="${1^^}_DATABASE_URL"
+  echo "${!override:-${DATABASE_URL:-postgresql://talent:talent@127.0.0.1:${INFRA_POSTGRES_PORT:-5432}/$1}}"
+}
+
 pid_of() {
   local file="$RUN_DIR/$1.pid" pid
   [[ -f "$file" ]] || return 1
@@ -46,14 +59,12 @@ pid_of() {
 }
 
 start_one() {
-  local service="$1" upper="${1^^}" pid
+  local service="$1" pid
   if pid="$(pid_of "$service")"; then
     say "$service already running (pid $pid)"
     return
   fi
-  local db_var="${upper}_DATABASE_URL"
-  local env_args=("HTTP_PORT=$(port_of "$service")")
-  [[ -n "${!db_var:-}" ]] && env_args+=("DATABASE_URL=${!db_var}")
+  local env_args=("HTTP_PORT=$(port_of "$service")" "DATABASE_URL=$(database_url_of "$service")")
   mkdir -p "$RUN_DIR" "$LOG_DIR"
   env "${env_args[@]}" PYTHONUNBUFFERED=1 setsid nohup "$PYTHON" -m "talent_$service" serve \
     >>"$LOG_DIR/$service.log" 2>&1 </dev/null &
