@@ -235,17 +235,23 @@ class TextPlainJsonRoute(APIRoute):
         return handle_text_plain_as_json
 
 
-def routes_of(app: FastAPI, endpoints: Sequence[Callable[..., Any]]) -> list[APIRoute]:
-    """The app's routes served by these endpoint functions."""
-    return [r for r in app.routes if isinstance(r, APIRoute) and r.endpoint in endpoints]
-
-
 def install_cors(
-    app: FastAPI, *, allowed_origins: Sequence[str], public: Sequence[PublicRoute]
+    app: FastAPI,
+    *,
+    allowed_origins: Sequence[str],
+    routers: Sequence[APIRouter],
+    public: Sequence[PublicRoute],
 ) -> None:
-    """Cross-origin access for the public routes; call after every router is included."""
+    """Cross-origin access for the public routes of ``routers`` (included without a prefix)."""
     conditions = {route.endpoint: route.only_with_query for route in public}
-    public_routes = [(r, conditions[r.endpoint]) for r in routes_of(app, list(conditions))]
+    public_routes = [
+        (route, conditions[route.endpoint])
+        for router in routers
+        for route in router.routes
+        if isinstance(route, APIRoute) and route.endpoint in conditions
+    ]
+    if len(public_routes) != len(conditions):
+        raise ValueError("a public route is not among the service's routes")
     # Outermost of our middleware, so errors (413, 422, 503) carry the CORS headers too.
     app.add_middleware(
         PublicRoutesCorsMiddleware, allowed_origins=allowed_origins, public_routes=public_routes

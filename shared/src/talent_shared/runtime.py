@@ -205,7 +205,9 @@ def create_service_app(
     for router in routers:
         document_common_responses(router, body_limits)
         app.include_router(router)
-    install_cors(app, allowed_origins=settings.cors_allowed_origins, public=public_routes)
+    install_cors(
+        app, allowed_origins=settings.cors_allowed_origins, routers=routers, public=public_routes
+    )
     return app
 
 
