@@ -1,0 +1,164 @@
+"""`make up` works from a fresh clone under a new private (0700) directory, as root too, where the
+PostgreSQL server's user cannot reach the checkout; `make down` then leaves nothing running.
+
+Everything the clone starts is on free ports (INFRA_* and <SERVICE>_HTTP_PORT), never on the
+shared infrastructure's. The clone installs uv, the workspace (from the uv cache) and the Kafka
+jars (from Maven's local repository) itself, as on a new machine.
+"""
+
+import contextlib
+import os
+import re
+import shutil
+import stat
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.infra import REPO_ROOT, port_answers
+from tests.support.processes import free_port
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
+
+SERVICES = ("signup", "jobs", "notifications")
+MAKE_TIMEOUT_SECONDS = 600
+# Settings of the caller's own stack that must not leak into the clone's.
+LEAKING = re.compile(r"^(VIRTUAL_ENV|KAFKA_.*|.*DATABASE_URL|.*HTTP_PORT|SMTP_.*|PUBLIC_BASE_URL)$")
+
+
+@dataclass
+class Clone:
+    private_dir: Path
+    root: Path
+    env: dict[str, str]
+    infra_ports: dict[str, int]
+    http_ports: dict[str, int]
+
+    def make(self, target: str) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            ["make", "--no-print-directory", target],
+            cwd=self.root,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=MAKE_TIMEOUT_SECONDS,
+        )
+        assert result.returncode == 0, f"make {target} failed:\n{result.stdout}\n{result.stderr}"
+        return result
+
+    def ports(self) -> list[int]:
+        return [*self.infra_ports.values(), *self.http_ports.values()]
+
+
+def clone_environment(infra_ports: dict[str, int], http_ports: dict[str, int]) -> dict[str, str]:
+    venv_bin = str(REPO_ROOT / ".venv" / "bin")
+    path = os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if p != venv_bin)
+    env = {name: value for name, value in os.environ.items() if not LEAKING.match(name)}
+    env["PATH"] = path
+    env.update({name: str(port) for name, port in infra_ports.items()})
+    env.update({f"{service.upper()}_HTTP_PORT": str(p) for service, p in http_ports.items()})
+    return env
+
+
+def clusters_outside(root: Path) -> list[Path]:
+    """Cluster directories infra.sh made outside the checkout for ``root`` (see its header)."""
+    try:
+        home = Path(os.path.expanduser("~postgres"))
+    except KeyError:
+        return []
+    candidates = (home / "talent-network").glob("*/checkout")
+    return [c.parent for c in candidates if c.read_text().strip() == str(root)]
+
+
+def processes_mentioning(*paths: Path) -> list[str]:
+    """Live processes whose command line or working directory lies in one of ``paths``."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            cwd = os.readlink(proc / "cwd")
+        except OSError:
+            continue
+        if any(str(p) in cmdline or cwd.startswith(str(p)) for p in paths):
+            found.append(f"{proc.name}: {cmdline[:200]}")
+    return found
+
+
+@pytest.fixture(scope="module")
+def clone() -> Iterator[Clone]:
+    private_dir = Path(tempfile.mkdtemp(prefix="talent-private-"))
+    root = private_dir / "talent-network"
+    subprocess.run(["git", "clone", "--quiet", str(REPO_ROOT), str(root)], check=True)
+    infra_ports = {
+        name: free_port()
+        for name in (
+            "INFRA_KAFKA_PORT",
+            "INFRA_KAFKA_CONTROLLER_PORT",
+            "INFRA_POSTGRES_PORT",
+            "INFRA_SMTP_PORT",
+        )
+    }
+    http_ports = {service: free_port() for service in SERVICES}
+    checkout = Clone(
+        private_dir, root, clone_environment(infra_ports, http_ports), infra_ports, http_ports
+    )
+    try:
+        yield checkout
+    finally:
+        subprocess.run(["make", "down"], cwd=root, env=checkout.env, capture_output=True)
+        for directory in clusters_outside(root):
+            shutil.rmtree(directory)
+            with contextlib.suppress(OSError):  # only if no other checkout's cluster is there
+                directory.parent.rmdir()
+        shutil.rmtree(private_dir)
+
+
+@pytest.fixture(scope="module")
+def clone_up(clone: Clone) -> Clone:
+    assert stat.S_IMODE(clone.private_dir.stat().st_mode) == 0o700
+    clone.make("up")
+    return clone
+
+
+def test_make_up_from_a_fresh_clone_under_a_private_directory_serves_every_service(
+    clone_up: Clone,
+) -> None:
+    for service, port in clone_up.http_ports.items():
+        response = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=10)
+        assert response.status_code == 200, f"{service}: {response.text}"
+        assert response.json()["kafka"] == "ok"
+
+
+def test_make_up_changes_no_permission_of_the_private_directory(clone_up: Clone) -> None:
+    assert stat.S_IMODE(clone_up.private_dir.stat().st_mode) == 0o700
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root runs the server as another user")
+def test_as_root_the_database_cluster_lives_where_its_server_user_can_reach_it(
+    clone_up: Clone,
+) -> None:
+    [outside] = clusters_outside(clone_up.root)
+    assert (outside / "data" / "PG_VERSION").is_file()
+    status = subprocess.run(
+        ["bash", "deploy/local/infra.sh", "status"],
+        cwd=clone_up.root,
+        env=clone_up.env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert f"data {outside}/data" in status.stdout
+    assert not (clone_up.root / ".local" / "postgres" / "data").exists()
+
+
+def test_make_down_leaves_nothing_of_the_clone_running(clone_up: Clone) -> None:
+    clone_up.make("down")
+    assert processes_mentioning(clone_up.root, *clusters_outside(clone_up.root)) == []
+    assert [p for p in clone_up.ports() if port_answers("127.0.0.1", p)] == []
