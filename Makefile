@@ -5,7 +5,7 @@ UV_VERSION := 0.13.8
 UV := .local/bootstrap/bin/uv
 export UV
 
-.PHONY: help up down logs seed bench faults status test lint format sync
+.PHONY: help up down logs seed bench faults status test lint format sync browser screenshots
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -18,13 +18,16 @@ $(UV):
 sync: $(UV) ## install the workspace from uv.lock into .venv
 	$(UV) sync --frozen --quiet
 
-up: sync ## start Kafka, PostgreSQL, the SMTP sink and the three services; wait until ready
+up: sync ## start Kafka, PostgreSQL, the SMTP sink, the three services and the gateway (:8080)
 	bash deploy/local/infra.sh start
 	bash deploy/local/services.sh start
+	.venv/bin/python -m deploy.gateway.local start
 	@$(MAKE) --no-print-directory seed
+	@echo "careers site: http://127.0.0.1:$${GATEWAY_PORT:-8080}"
 	@echo "mail sink: .local/mail (Maildir)   logs: make logs   stop: make down"
 
 down: ## stop the services and everything `make up` or `make test` started
+	-.venv/bin/python -m deploy.gateway.local stop
 	-bash deploy/local/services.sh stop
 	bash deploy/local/infra.sh stop
 
@@ -43,7 +46,16 @@ faults: sync ## the fault-injection and robustness suite alone, with its summary
 	.venv/bin/pytest -m "faults or robustness" tests/faults tests/robustness
 
 status: ## what is running
-	@bash deploy/local/services.sh status; bash deploy/local/infra.sh status
+	@bash deploy/local/services.sh status; .venv/bin/python -m deploy.gateway.local status
+	@bash deploy/local/infra.sh status
+
+browser: sync ## the real-Chromium suite alone: the careers site through the gateway
+	bash deploy/local/infra.sh start
+	$(UV) run --frozen pytest -m browser tests/browser
+
+screenshots: sync ## remake docs/screenshots/*.png of the careers site
+	bash deploy/local/infra.sh start
+	.venv/bin/python -m tests.browser.screenshots
 
 logs: ## follow the services' logs
 	@tail -n 50 -F .local/logs/*.log

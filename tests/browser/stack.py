@@ -1,0 +1,133 @@
+"""The careers site as `make up` starts it, on free ports: the three services as processes on the
+shared Kafka and PostgreSQL (fresh databases), an SMTP server the test reads, and the gateway
+started by deploy/gateway/local.py. Used by the browser tests and by `make screenshots`."""
+
+import asyncio
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from deploy.gateway.local import Gateway
+from talent_jobs.app import create_app as create_jobs_app
+from talent_jobs.settings import JobsSettings
+from talent_notifications.app import create_app as create_notifications_app
+from talent_notifications.settings import NotificationsSettings
+from tests.support.fixtures import ADMIN_HEADERS
+from tests.support.infra import KAFKA_BOOTSTRAP, fresh_database, require_infrastructure
+from tests.support.kafka import partitions_of
+from tests.support.processes import ServiceProcess, free_port, start_service
+from tests.support.smtp import SmtpServer
+
+SERVICES = ("signup", "jobs", "notifications")
+
+
+@dataclass
+class CareersStack:
+    url: str
+    services: dict[str, ServiceProcess]
+    smtp: SmtpServer
+    gateway: Gateway
+
+    def post_job(self, **job: object) -> dict[str, Any]:
+        body = {"category": "Nursing", "location": "Durham, NC", "description": "Nights.", **job}
+        response = httpx.post(f"{self.url}/v1/jobs", json=body, headers=ADMIN_HEADERS)
+        response.raise_for_status()
+        created: dict[str, Any] = response.json()
+        return created
+
+    def emails_to(self, address: str, count: int, timeout: float = 30.0) -> list[EmailMessage]:
+        """The messages to ``address`` once there are ``count`` (or all there are at timeout)."""
+        deadline = time.monotonic() + timeout
+        while len(self.smtp.handler.to(address)) < count and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return self.smtp.handler.to(address)
+
+
+@contextmanager
+def _fresh_database(prefix: str) -> Iterator[str]:
+    """tests.support.infra.fresh_database, held open across synchronous code."""
+    with asyncio.Runner() as runner:
+        database = fresh_database(prefix)
+        url = runner.run(database.__aenter__())
+        try:
+            yield url
+        finally:
+            runner.run(database.__aexit__(None, None, None))
+
+
+def _consumer_groups(group_prefix: str) -> dict[str, list[str]]:
+    """Each consumer group the services will run, with its topics (from their registrations)."""
+    groups: dict[str, list[str]] = {}
+    for create_app, settings in (
+        (create_jobs_app, JobsSettings(kafka_consumer_group_prefix=group_prefix)),
+        (create_notifications_app, NotificationsSettings(kafka_consumer_group_prefix=group_prefix)),
+    ):
+        for subscriber in create_app(settings).state.runtime.broker.subscribers:  # type: ignore[arg-type]
+            groups[subscriber.group_id] = list(subscriber.topic_names)
+    return groups
+
+
+async def _start_groups_at_topic_end(groups: dict[str, list[str]]) -> None:
+    """Commit the topics' current end offsets for the services' new consumer groups, so they
+    read every event from now on and none of the shared broker's history."""
+    for group, topics in groups.items():
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=KAFKA_BOOTSTRAP, group_id=group, enable_auto_commit=False
+        )
+        await consumer.start()
+        try:
+            partitions = [
+                TopicPartition(topic, partition)
+                for topic in topics
+                for partition in await partitions_of(topic)
+            ]
+            consumer.assign(partitions)
+            ends = await consumer.end_offsets(partitions)
+            await consumer.commit(ends)
+        finally:
+            await consumer.stop()
+
+
+@contextmanager
+def careers_stack(workdir: Path, **service_env: str) -> Iterator[CareersStack]:
+    """Start everything; ``service_env`` goes to the three services (CORS_ALLOWED_ORIGINS...)."""
+    require_infrastructure()
+    with ExitStack() as cleanup:
+        smtp = SmtpServer()
+        smtp.start()
+        cleanup.callback(smtp.stop)
+        gateway_port = free_port()
+        public_url = f"http://127.0.0.1:{gateway_port}"
+        group_prefix = f"test-{uuid.uuid4().hex[:8]}."
+        asyncio.run(_start_groups_at_topic_end(_consumer_groups(group_prefix)))
+        environment = {
+            "KAFKA_CONSUMER_GROUP_PREFIX": group_prefix,
+            "SMTP_PORT": str(smtp.port),
+            "PUBLIC_BASE_URL": public_url,
+            "TRUSTED_PROXIES": "127.0.0.1",
+            "DELIVERY_POLL_SECONDS": "0.2",
+            **service_env,
+        }
+        services: dict[str, ServiceProcess] = {}
+        for name in SERVICES:
+            database = cleanup.enter_context(_fresh_database(name))
+            services[name] = start_service(name, database, workdir, **environment)
+            cleanup.callback(services[name].kill)
+        for service in services.values():
+            service.wait_ready()
+        gateway = Gateway(
+            port=gateway_port,
+            state_dir=workdir / "gateway",
+            service_ports={name: service.port for name, service in services.items()},
+        )
+        gateway.start()
+        cleanup.callback(gateway.stop)
+        yield CareersStack(url=public_url, services=services, smtp=smtp, gateway=gateway)
