@@ -10,19 +10,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
-from deploy.gateway.local import ensure_debian_package
-from tests.browser.stack import CareersStack, careers_stack
+from tests.browser.stack import CareersStack, careers_stack, launch_chromium
 from tests.support.processes import free_port
-
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 
 # How another careers site embeds talent.js: the script from the careers origin, a container.
 EMBEDDING_PAGE = """<!doctype html>
@@ -93,10 +82,7 @@ def playwright() -> Iterator[Playwright]:
 
 @pytest.fixture(scope="session")
 def chromium(playwright: Playwright) -> Iterator[Browser]:
-    executable = ensure_debian_package("chromium", "chromium")
-    browser = playwright.chromium.launch(
-        executable_path=executable, headless=True, args=CHROMIUM_ARGS
-    )
+    browser = launch_chromium(playwright)
     try:
         yield browser
     finally:

@@ -14,8 +14,9 @@ from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from playwright.sync_api import Browser, Playwright
 
-from deploy.gateway.local import Gateway
+from deploy.gateway.local import Gateway, ensure_debian_package
 from talent_jobs.app import create_app as create_jobs_app
 from talent_jobs.settings import JobsSettings
 from talent_notifications.app import create_app as create_notifications_app
@@ -27,6 +28,21 @@ from tests.support.processes import ServiceProcess, free_port, start_service
 from tests.support.smtp import SmtpServer
 
 SERVICES = ("signup", "jobs", "notifications")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+def launch_chromium(playwright: Playwright) -> Browser:
+    """Debian's Chromium (installed with apt-get when missing): Playwright cannot download one."""
+    executable = ensure_debian_package("chromium", "chromium")
+    return playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
 
 
 @dataclass
