@@ -48,7 +48,7 @@ async def test_welcome_email_is_multipart_with_message_id_and_sender(stack: Stac
     assert "Grace" in html_of(welcome)
     assert re.fullmatch(r"<[0-9a-f-]{36}@[\w.-]+>", welcome["Message-ID"])
     assert "talent-network@careers.example.org" in welcome["From"]
-    assert "List-Unsubscribe" not in welcome
+    assert welcome["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
 
 
 async def test_delivery_log_shows_the_sent_welcome(stack: Stack) -> None:

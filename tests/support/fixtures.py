@@ -110,8 +110,9 @@ class Stack:
     smtp: SmtpServer
 
 
-@pytest.fixture(scope="module")
-async def stack(infrastructure: None) -> AsyncIterator[Stack]:
+@asynccontextmanager
+async def start_stack(**notifications_settings: object) -> AsyncIterator[Stack]:
+    """The three services and an SMTP server; ``notifications_settings`` override its settings."""
     smtp = SmtpServer()
     smtp.start()
     try:
@@ -124,12 +125,15 @@ async def stack(infrastructure: None) -> AsyncIterator[Stack]:
                 settings_for_test(
                     NotificationsSettings,
                     notifications_db,
-                    smtp_port=smtp.port,
-                    public_base_url="https://careers.example.org",
-                    delivery_poll_seconds=0.2,
-                    delivery_retry_base_seconds=0.2,
-                    delivery_retry_max_seconds=1.0,
-                    digest_check_seconds=3600.0,
+                    **{
+                        "smtp_port": smtp.port,
+                        "public_base_url": "https://careers.example.org",
+                        "delivery_poll_seconds": 0.2,
+                        "delivery_retry_base_seconds": 0.2,
+                        "delivery_retry_max_seconds": 1.0,
+                        "digest_check_seconds": 3600.0,
+                        **notifications_settings,
+                    },
                 )
             )
             async with (
@@ -147,6 +151,12 @@ async def stack(infrastructure: None) -> AsyncIterator[Stack]:
                 )
     finally:
         smtp.stop()
+
+
+@pytest.fixture(scope="module")
+async def stack(infrastructure: None) -> AsyncIterator[Stack]:
+    async with start_stack() as running_stack:
+        yield running_stack
 
 
 @pytest.fixture

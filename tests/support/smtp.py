@@ -20,6 +20,7 @@ class RecordingHandler:
     """Keeps every accepted message; answers ``refuse_with`` instead while it is set."""
 
     messages: list[EmailMessage] = field(default_factory=list)
+    raw_messages: list[bytes] = field(default_factory=list)  # as received, same order
     refuse_with: str | None = None
     refused: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -34,11 +35,25 @@ class RecordingHandler:
             message = email.message_from_bytes(raw, policy=email.policy.default)
             assert isinstance(message, EmailMessage)
             self.messages.append(message)
+            self.raw_messages.append(raw)
         return "250 OK"
 
     def to(self, address: str) -> list[EmailMessage]:
         with self.lock:
-            return [m for m in self.messages if m["To"] and address.lower() in str(m["To"]).lower()]
+            return [m for m in self.messages if _is_to(m, address)]
+
+    def raw_to(self, address: str) -> list[bytes]:
+        """The bytes of each message to ``address``, exactly as the client sent them."""
+        with self.lock:
+            return [
+                raw
+                for m, raw in zip(self.messages, self.raw_messages, strict=True)
+                if _is_to(m, address)
+            ]
+
+
+def _is_to(message: EmailMessage, address: str) -> bool:
+    return bool(message["To"]) and address.lower() in str(message["To"]).lower()
 
 
 class SmtpServer:

@@ -1,8 +1,15 @@
 """Email content and headers, rendered without sending (unit)."""
 
+import email
+import email.policy
+import re
 import uuid
 from datetime import UTC, datetime
+from email.message import EmailMessage
 from typing import Any
+
+import pytest
+from aiosmtplib.email import flatten_message
 
 from talent_notifications.emails import Emails, match_reason
 from talent_notifications.settings import NotificationsSettings
@@ -64,9 +71,18 @@ def test_unsubscribe_link_carries_a_valid_unsubscribe_token() -> None:
     assert read_token("unit-secret", TokenPurpose.UNSUBSCRIBE, token) == CANDIDATE
 
 
-def test_manage_link_points_at_the_preferences_endpoint() -> None:
+def test_manage_link_points_at_the_preference_center_with_a_manage_token() -> None:
     url = Emails(SETTINGS).manage_url(CANDIDATE)
-    assert url.startswith(f"https://careers.example.org/v1/candidates/{CANDIDATE}/preferences?")
+    assert url.startswith("https://careers.example.org/preferences?token=")
+    token = url.split("token=", 1)[1]
+    assert read_token("unit-secret", TokenPurpose.MANAGE, token) == CANDIDATE
+
+
+def test_welcome_links_to_the_jobs_list_and_the_preference_center() -> None:
+    content = Emails(SETTINGS).welcome(candidate_id=CANDIDATE, first_name="Ada", frequency="daily")
+    for body in (content.text, content.html):
+        assert "https://careers.example.org/jobs" in body
+        assert "https://careers.example.org/preferences?token=" in body
 
 
 def test_html_escapes_job_titles() -> None:
@@ -101,9 +117,10 @@ def test_alert_message_has_list_unsubscribe_https_and_mailto() -> None:
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
 
 
-def test_welcome_message_has_no_list_unsubscribe_header() -> None:
+def test_welcome_message_has_list_unsubscribe_and_one_click_headers() -> None:
     message = Emails(SETTINGS).message(delivery("welcome"))  # type: ignore[arg-type]
-    assert "List-Unsubscribe" not in message
+    assert message["List-Unsubscribe"].startswith("<https://careers.example.org/v1/unsubscribe?")
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
 
 
 def test_message_id_is_derived_from_the_delivery() -> None:
@@ -120,3 +137,115 @@ def test_message_is_multipart_text_and_html_from_mail_from() -> None:
         "text/html",
     ]
     assert message["From"] == "Careers <careers@hospital.example>"
+
+
+# --- the bytes aiosmtplib puts on the wire --------------------------------------------------------
+
+LONG_BASE = "https://careers.example.org/" + "talent-network/" * 30
+LONG_NAME = "Réseau Talents Hôpital Universitaire de la Région Île-de-France"
+LONG_SETTINGS = NotificationsSettings(
+    public_base_url=LONG_BASE,
+    mail_from=f"{LONG_NAME} <talent@hospital.example>",
+    token_secret="unit-secret",
+)
+LONG_SUBJECT = "Welcome to our Talent Network, Zoë-Åsa Ñúñez Łukasz Dvořák Schönberg Çelik Øre"
+ENCODED_WORD = re.compile(rb"=\?[^?\s]+\?[bqBQ]\?[^?\s]*\?=")
+
+
+def on_the_wire(kind: str, **fields: Any) -> bytes:
+    message = Emails(LONG_SETTINGS).message(delivery(kind, subject=LONG_SUBJECT, **fields))  # type: ignore[arg-type]
+    return flatten_message(message)
+
+
+def raw_header(wire: bytes, name: str) -> bytes:
+    """The header as sent, its folds kept."""
+    head = wire.split(b"\r\n\r\n", 1)[0]
+    [match] = re.findall(rb"^" + name.encode() + rb": .*?(?=\r\n(?! ))", head, re.M | re.S)
+    return bytes(match)
+
+
+def parsed(wire: bytes) -> EmailMessage:
+    message = email.message_from_bytes(wire, policy=email.policy.default)
+    assert isinstance(message, EmailMessage)
+    return message
+
+
+@pytest.mark.parametrize("kind", ["welcome", "job_alert", "digest"])
+def test_list_unsubscribe_with_a_long_link_is_sent_unencoded(kind: str) -> None:
+    header = raw_header(on_the_wire(kind), "List-Unsubscribe")
+    assert b"=?" not in header
+    assert re.fullmatch(
+        rb"List-Unsubscribe: <"
+        + re.escape(LONG_BASE.encode())
+        + rb"v1/unsubscribe\?token=[\w.-]+>,"
+        rb"\r\n <mailto:unsubscribe@hospital\.example\?subject=unsubscribe%20[\w.-]+>",
+        header,
+    )
+
+
+def test_list_unsubscribe_with_short_links_stays_on_one_line_when_it_fits() -> None:
+    settings = SETTINGS.model_copy(update={"unsubscribe_mailto": "u@h.example"})
+    wire = flatten_message(Emails(settings).message(delivery("digest")))  # type: ignore[arg-type]
+    header = raw_header(wire, "List-Unsubscribe")
+    assert b"\r\n" in header  # two 86-character tokens never fit in 78
+    assert header.count(b"\r\n") == 1
+
+
+def test_one_click_header_is_sent_verbatim() -> None:
+    assert raw_header(on_the_wire("job_alert"), "List-Unsubscribe-Post") == (
+        b"List-Unsubscribe-Post: List-Unsubscribe=One-Click"
+    )
+
+
+@pytest.mark.parametrize("kind", ["welcome", "job_alert", "digest"])
+def test_no_line_of_the_message_exceeds_998_octets(kind: str) -> None:
+    wire = on_the_wire(
+        kind, body_text="Zoë " + LONG_BASE * 4, body_html=f'<a href="{LONG_BASE}">x</a>'
+    )
+    assert max(len(line) for line in wire.split(b"\r\n")) <= 998
+
+
+def test_headers_are_ascii_on_the_wire() -> None:
+    head = on_the_wire("welcome").split(b"\r\n\r\n", 1)[0]
+    assert head.isascii()
+
+
+def test_non_ascii_subject_is_encoded_in_words_of_at_most_75_octets() -> None:
+    wire = on_the_wire("welcome")
+    words = ENCODED_WORD.findall(raw_header(wire, "Subject"))
+    assert words
+    assert max(len(word) for word in words) <= 75
+    assert parsed(wire)["Subject"] == LONG_SUBJECT
+
+
+def test_non_ascii_display_name_is_encoded_and_the_address_is_not() -> None:
+    wire = on_the_wire("welcome")
+    header = raw_header(wire, "From")
+    assert b"<talent@hospital.example>" in header
+    assert all(len(word) <= 75 for word in ENCODED_WORD.findall(header))
+    sender = parsed(wire)["From"].addresses[0]
+    assert sender.display_name == LONG_NAME
+    assert sender.addr_spec == "talent@hospital.example"
+
+
+def test_message_id_is_sent_unencoded() -> None:
+    row = delivery("welcome")
+    wire = flatten_message(Emails(SETTINGS).message(row))  # type: ignore[arg-type]
+    assert (
+        raw_header(wire, "Message-ID")
+        == f"Message-ID: <{row['delivery_id']}@hospital.example>".encode()
+    )
+
+
+def test_public_base_url_too_long_for_a_header_line_is_refused() -> None:
+    settings = SETTINGS.model_copy(update={"public_base_url": "https://a.example/" + "p" * 900})
+    with pytest.raises(ValueError, match="List-Unsubscribe"):
+        Emails(settings)
+
+
+@pytest.mark.parametrize(
+    "base", ["careers.example.org", "https://careers.example.org/a b", "https://café.example"]
+)
+def test_public_base_url_that_cannot_be_a_link_is_refused(base: str) -> None:
+    with pytest.raises(ValueError, match="PUBLIC_BASE_URL"):
+        Emails(SETTINGS.model_copy(update={"public_base_url": base}))

@@ -1,6 +1,11 @@
 """The emails: Jinja2 templates (text and HTML), links from PUBLIC_BASE_URL, and the MIME message
-with the headers mail clients and providers expect (Message-ID, List-Unsubscribe, RFC 8058)."""
+with the headers mail clients and providers expect (Message-ID, List-Unsubscribe, RFC 8058).
 
+Every link is built here, as PUBLIC_BASE_URL + a path the public origin serves: /jobs,
+/jobs/{job_id}, /preferences?token= (the manage token) and /v1/unsubscribe?token=.
+"""
+
+import re
 from dataclasses import dataclass
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -11,10 +16,14 @@ from uuid import UUID
 import asyncpg
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from talent_notifications.headers import EMAIL_POLICY, HEADERS
 from talent_notifications.settings import NotificationsSettings
 from talent_shared.tokens import TokenPurpose, make_token
 
 ONE_CLICK = "List-Unsubscribe=One-Click"
+
+# Links sit in <...> in List-Unsubscribe and are folded around, so no space nor angle bracket.
+LINK_BASE = re.compile(r"https?://[^\s<>]+")
 
 
 @dataclass(frozen=True)
@@ -52,8 +61,26 @@ class Emails:
         sender = getaddresses([settings.mail_from])[0][1]
         self.domain = sender.rsplit("@", 1)[-1] if "@" in sender else "localhost"
         self.unsubscribe_mailbox = settings.unsubscribe_mailto or f"unsubscribe@{self.domain}"
+        self._check_list_unsubscribe_fits()
+
+    def _check_list_unsubscribe_fits(self) -> None:
+        """Refuse to start, rather than fail every send, when PUBLIC_BASE_URL or
+        UNSUBSCRIBE_MAILTO cannot make a valid List-Unsubscribe header."""
+        if not (self._base.isascii() and LINK_BASE.fullmatch(self._base)):
+            raise ValueError("PUBLIC_BASE_URL must be an http(s) URL of printable ASCII")
+        try:
+            HEADERS("List-Unsubscribe", self.list_unsubscribe(UUID(int=0))).fold(
+                policy=EMAIL_POLICY
+            )
+        except ValueError as error:
+            raise ValueError(
+                f"PUBLIC_BASE_URL or UNSUBSCRIBE_MAILTO cannot make a List-Unsubscribe: {error}"
+            ) from error
 
     # --- links ---------------------------------------------------------------------------------
+
+    def jobs_url(self) -> str:
+        return f"{self._base}/jobs"
 
     def job_url(self, job_id: UUID) -> str:
         return f"{self._base}/jobs/{job_id}"
@@ -64,12 +91,15 @@ class Emails:
 
     def manage_url(self, candidate_id: UUID) -> str:
         token = make_token(self._secret, TokenPurpose.MANAGE, candidate_id)
-        query = urlencode({"token": token})
-        return f"{self._base}/v1/candidates/{candidate_id}/preferences?{query}"
+        return f"{self._base}/preferences?{urlencode({'token': token})}"
 
     def unsubscribe_mailto(self, candidate_id: UUID) -> str:
         token = make_token(self._secret, TokenPurpose.UNSUBSCRIBE, candidate_id)
         return f"mailto:{self.unsubscribe_mailbox}?subject={quote('unsubscribe ' + token)}"
+
+    def list_unsubscribe(self, candidate_id: UUID) -> str:
+        """RFC 2369: the one-click https link first (RFC 8058), then the mailto."""
+        return f"<{self.unsubscribe_url(candidate_id)}>, <{self.unsubscribe_mailto(candidate_id)}>"
 
     # --- content -------------------------------------------------------------------------------
 
@@ -87,7 +117,7 @@ class Emails:
             f"Welcome to our Talent Network, {first_name}",
             first_name=first_name,
             frequency=frequency,
-            jobs_url=f"{self._base}/jobs",
+            jobs_url=self.jobs_url(),
             manage_url=self.manage_url(candidate_id),
             unsubscribe_url=self.unsubscribe_url(candidate_id),
         )
@@ -130,18 +160,16 @@ class Emails:
 
     def message(self, delivery: asyncpg.Record) -> EmailMessage:
         candidate_id: UUID = delivery["candidate_id"]
-        message = EmailMessage()
+        message = EmailMessage(policy=EMAIL_POLICY)
         message["From"] = self._settings.mail_from
         message["To"] = Address(addr_spec=delivery["to_address"])
         message["Subject"] = delivery["subject"]
         message["Date"] = formatdate(usegmt=True)
         # Derived from the delivery id: a resend after a crash carries the same Message-ID.
         message["Message-ID"] = f"<{delivery['delivery_id']}@{self.domain}>"
-        if delivery["kind"] in ("job_alert", "digest"):
-            message["List-Unsubscribe"] = (
-                f"<{self.unsubscribe_url(candidate_id)}>, <{self.unsubscribe_mailto(candidate_id)}>"
-            )
-            message["List-Unsubscribe-Post"] = ONE_CLICK
+        # Every kind, the welcome too: each goes to a member of the list.
+        message["List-Unsubscribe"] = self.list_unsubscribe(candidate_id)
+        message["List-Unsubscribe-Post"] = ONE_CLICK
         message.set_content(delivery["body_text"])
         message.add_alternative(delivery["body_html"], subtype="html")
         return message
