@@ -4,7 +4,7 @@ is routed to the service that owns it, and the real nginx routes, forwards and r
 import functools
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -28,7 +28,8 @@ from talent_signup.app import create_app as create_signup_app
 from tests.support.infra import REPO_ROOT
 from tests.support.processes import free_port
 
-APPS = {
+REGENERATE = "regenerate with: python -m deploy.gateway.routes"
+APPS: dict[str, Callable[[], FastAPI]] = {
     "signup": create_signup_app,
     "jobs": create_jobs_app,
     "notifications": create_notifications_app,
@@ -43,7 +44,7 @@ def owner_of(path: str) -> str | None:
 
 
 def test_the_committed_compose_config_is_generated_from_the_route_table() -> None:
-    assert COMPOSE_CONFIG.read_text() == compose_config(), "run: python -m deploy.gateway.routes"
+    assert COMPOSE_CONFIG.read_text() == compose_config(), REGENERATE
 
 
 def test_the_committed_ingress_is_generated_from_the_route_table() -> None:
@@ -59,7 +60,7 @@ def test_the_kubernetes_base_includes_the_ingress() -> None:
 
 @pytest.mark.parametrize("service", SERVICE_PORTS)
 def test_every_api_path_is_routed_to_the_service_that_serves_it(service: str) -> None:
-    app: FastAPI = APPS[service]()
+    app = APPS[service]()
     api_paths = [path for path in app.openapi()["paths"] if path.startswith("/v1/")]
     assert api_paths
     assert {path: owner_of(path) for path in api_paths} == dict.fromkeys(api_paths, service)
@@ -138,8 +139,12 @@ def test_a_service_that_is_down_is_a_json_503(gateway: Gateway) -> None:
 
 @pytest.mark.parametrize(
     ("path", "page"),
-    [("/", "index.html"), ("/jobs", "jobs.html"), ("/jobs/42-abc", "job.html")]
-    + [("/preferences?token=x", "preferences.html")],
+    [
+        ("/", "index.html"),
+        ("/jobs", "jobs.html"),
+        ("/jobs/42-abc", "job.html"),
+        ("/preferences?token=x", "preferences.html"),
+    ],
 )
 def test_site_paths_serve_their_pages(gateway: Gateway, path: str, page: str) -> None:
     response = httpx.get(f"{gateway.url}{path}")
