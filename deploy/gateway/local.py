@@ -7,7 +7,9 @@ service ports (SIGNUP_HTTP_PORT, JOBS_HTTP_PORT, NOTIFICATIONS_HTTP_PORT, else H
 contract's) and GATEWAY_STATE_DIR (.local) for the rendered config, pid file and logs.
 """
 
+import grp
 import os
+import pwd
 import shutil
 import signal
 import subprocess
@@ -92,6 +94,7 @@ class Gateway:
         self.config_path.write_text(
             "\n".join(
                 [
+                    *_worker_user(),
                     "worker_processes 1;",
                     f"pid {self.pid_path};",
                     f"error_log {self.error_log} warn;",
@@ -168,6 +171,16 @@ class Gateway:
 
 
 _TEMP_KINDS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+
+
+def _worker_user() -> list[str]:
+    """As root, nginx's workers would run as nobody, who may not reach a checkout under a
+    private (0700) directory: they run as the owner of web/ instead. Otherwise nginx keeps the
+    caller's user (and warns about a user directive)."""
+    if os.geteuid() != 0:
+        return []
+    owner = WEB_ROOT.stat()
+    return [f"user {pwd.getpwuid(owner.st_uid).pw_name} {grp.getgrgid(owner.st_gid).gr_name};"]
 
 
 def main() -> None:

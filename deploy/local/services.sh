@@ -10,7 +10,8 @@
 # JOBS_HTTP_PORT, ... to override one service; a plain DATABASE_URL would point all three at one
 # database. Logs go to .local/logs/<service>.log, pid files to .local/run/.
 # Unless set, the services' Kafka, database and SMTP settings follow infra.sh's ports
-# (INFRA_KAFKA_PORT, INFRA_POSTGRES_PORT, INFRA_SMTP_PORT), and PUBLIC_BASE_URL the signup port.
+# (INFRA_KAFKA_PORT, INFRA_POSTGRES_PORT, INFRA_SMTP_PORT), and PUBLIC_BASE_URL the gateway's
+# port (GATEWAY_PORT, deploy/gateway/local.py), the origin that serves every link of every email.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -37,7 +38,7 @@ port_of() {
 
 export KAFKA_BOOTSTRAP_SERVERS="${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:${INFRA_KAFKA_PORT:-9092}}"
 export SMTP_PORT="${SMTP_PORT:-${INFRA_SMTP_PORT:-1025}}"
-export PUBLIC_BASE_URL="${PUBLIC_BASE_URL:-http://127.0.0.1:$(port_of signup)}"
+export PUBLIC_BASE_URL="${PUBLIC_BASE_URL:-http://127.0.0.1:${GATEWAY_PORT:-8080}}"
 
 # The service's own override (SIGNUP_DATABASE_URL), else DATABASE_URL, else its database on
 # infra.sh's PostgreSQL.
