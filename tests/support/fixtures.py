@@ -27,6 +27,11 @@ from tests.support.smtp import SmtpServer
 S = TypeVar("S", bound=ServiceSettings)
 
 ADMIN_HEADERS = {"Authorization": f"Bearer {DEVELOPMENT_ADMIN_TOKEN}"}
+# Tests sign up far faster than a person: the rate limits' own tests set them explicitly.
+UNLIMITED_SIGNUPS = {
+    "signup_rate_per_ip": "1000000/second",
+    "signup_rate_per_email": "1000000/second",
+}
 
 
 @pytest.fixture(scope="session")
@@ -55,6 +60,7 @@ def settings_for_test(cls: type[S], database_url: str, **overrides: object) -> S
         "kafka_auto_offset_reset": "latest",
         "graceful_timeout_seconds": 3.0,
         "kafka_publish_timeout_seconds": 3.0,
+        **UNLIMITED_SIGNUPS,
         **overrides,
     }
     return cls(**values)  # type: ignore[arg-type]

@@ -76,6 +76,17 @@ class CandidateUnsubscribed(CandidateEvent):
     unsubscribed_at: AwareDatetime
 
 
+class CandidateConfirmationRequested(CandidateEvent):
+    """A double opt-in sign-up waits for confirmation: send it the confirmation email. It is not
+    a sign-up yet (``CandidateSignedUp`` follows the confirmation); the link's token is made by
+    the sender, never carried here."""
+
+    event_type: ClassVar[str] = "CandidateConfirmationRequested"
+    email: str
+    first_name: str
+    requested_at: AwareDatetime
+
+
 class CandidateErased(CandidateEvent):
     """``visitor_ids``: the browser ids the candidate gave, so the jobs service can erase their
     recently-viewed history too."""
@@ -140,6 +151,7 @@ EVENT_TYPES: dict[str, type[EventData]] = {
         CandidateSignedUp,
         CandidatePreferencesChanged,
         CandidateUnsubscribed,
+        CandidateConfirmationRequested,
         CandidateErased,
         JobPosted,
         JobUpdated,

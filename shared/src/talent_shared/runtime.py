@@ -14,7 +14,9 @@ import uvicorn
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.routing import APIRoute
 from faststream.kafka import KafkaBroker
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from talent_shared.asyncapi import asyncapi_router, declare_dead_letter_publishers
 from talent_shared.db import (
     Migration,
     Pool,
@@ -32,6 +34,7 @@ from talent_shared.http import (
 )
 from talent_shared.kafka import create_broker, ensure_topics
 from talent_shared.logging import configure_logging, get_logger
+from talent_shared.monitoring import OperationsMonitor, consumer_groups
 from talent_shared.outbox import OutboxRelay
 from talent_shared.settings import ServiceSettings
 
@@ -56,6 +59,7 @@ class Runtime(Generic[S]):
         self._pool: Pool | None = None
         self._relay: OutboxRelay | None = None
         self.register_subscribers()
+        declare_dead_letter_publishers(self.broker)
 
     def register_subscribers(self) -> None:
         """Register every subscriber of the service on ``self.broker`` (before it starts)."""
@@ -101,6 +105,14 @@ class Runtime(Generic[S]):
             self._relay = OutboxRelay(self._pool, self.broker)
             self._relay.start()
             stack.push_async_callback(self._relay.stop)
+        monitor = OperationsMonitor(
+            broker=self.broker,
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            pool=self._pool if self.with_outbox else None,
+            groups=consumer_groups(self.broker),
+        )
+        await monitor.start()
+        stack.push_async_callback(monitor.stop)
         await self.on_started(stack)
 
     async def _connect_broker(self) -> None:
@@ -205,9 +217,12 @@ def create_service_app(
     for router in routers:
         document_common_responses(router, body_limits)
         app.include_router(router)
+    app.include_router(asyncapi_router())
     install_cors(
         app, allowed_origins=settings.cors_allowed_origins, routers=routers, public=public_routes
     )
+    # Outermost: every layer sees the client the trusted gateway names (signup rate-limits it).
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies))
     return app
 
 
@@ -230,6 +245,7 @@ def serve(app: FastAPI, settings: ServiceSettings) -> None:
         host=settings.http_host,
         port=settings.http_port,
         log_config=None,
+        proxy_headers=False,  # the app's own middleware trusts TRUSTED_PROXIES, nobody else
         timeout_graceful_shutdown=int(settings.graceful_timeout_seconds),
         access_log=False,
     )

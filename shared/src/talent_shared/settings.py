@@ -4,6 +4,7 @@ Each service subclasses :class:`ServiceSettings` once, overriding its database a
 A value set in the environment always wins over a default.
 """
 
+import ipaddress
 import re
 from typing import Annotated, ClassVar, Literal
 
@@ -79,6 +80,25 @@ class ServiceSettings(BaseSettings):
     graceful_timeout_seconds: float = Field(default=15.0, gt=0)
     # Origins (scheme://host[:port]) whose pages may call the public endpoints; comma-separated.
     cors_allowed_origins: Annotated[tuple[str, ...], NoDecode] = ()
+    # The gateways (IPs or CIDRs, comma-separated) whose X-Forwarded-For names the client; a
+    # request from any other peer is its own client, whatever it claims. Locally: the gateway.
+    trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ("127.0.0.1", "::1")
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxies_from_comma_list(cls, value: object) -> object:
+        entries = value.split(",") if isinstance(value, str) else value
+        if not isinstance(entries, list | tuple):
+            return value
+        proxies = tuple(str(entry).strip() for entry in entries if str(entry).strip())
+        for proxy in proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError as error:
+                raise ValueError(
+                    f"TRUSTED_PROXIES entry {proxy!r} is not an IP address or CIDR network"
+                ) from error
+        return proxies
 
     @field_validator("cors_allowed_origins", mode="before")
     @classmethod

@@ -15,12 +15,15 @@ from itsdangerous import BadData, URLSafeTimedSerializer
 class TokenPurpose(StrEnum):
     UNSUBSCRIBE = "unsubscribe"
     MANAGE = "manage"
+    CONFIRM = "confirm"
 
 
 # Unsubscribe links must keep working in old emails (RFC 8058); manage links expire sooner.
 MAX_AGE_SECONDS = {
     TokenPurpose.UNSUBSCRIBE: 2 * 365 * 24 * 3600,
     TokenPurpose.MANAGE: 90 * 24 * 3600,
+    # A pending sign-up is erased after 7 days; a day more lets that erasure answer the link.
+    TokenPurpose.CONFIRM: 8 * 24 * 3600,
 }
 
 

@@ -15,12 +15,13 @@ from talent_shared.tokens import InvalidTokenError, TokenPurpose, read_token
 from talent_signup import service
 from talent_signup.models import (
     Candidate,
+    ConfirmationResult,
     PreferenceCenter,
     Preferences,
     SignupRequest,
     SignupResponse,
 )
-from talent_signup.pages import unsubscribe_page
+from talent_signup.pages import confirmation_page, unsubscribe_page
 from talent_signup.runtime import SignupRuntime
 
 router = APIRouter(prefix="/v1")
@@ -45,23 +46,119 @@ def _secret(runtime: SignupRuntime) -> str:
     "/signups",
     status_code=status.HTTP_201_CREATED,
     tags=["sign-up"],
-    responses={200: {"description": "this email had signed up before: preferences updated"}},
+    responses={
+        200: {"description": "this email had signed up before: preferences updated"},
+        429: {"description": "too many sign-ups from this address or for this email"},
+    },
 )
 async def sign_up(
-    request: SignupRequest, response: Response, runtime: Runtime, correlation_id: CorrelationId
+    request: SignupRequest,
+    http: Request,
+    response: Response,
+    runtime: Runtime,
+    correlation_id: CorrelationId,
 ) -> SignupResponse:
     """Join the Talent Network. A new email gets 201 and one welcome email; the same email again
-    (in any case) gets 200 with the same `candidate_id`, and its preferences are updated."""
-    candidate_id, created = await service.sign_up(
+    (in any case) gets 200 with the same `candidate_id`, and its preferences are updated. With
+    double opt-in, a new sign-up is `pending` and gets a confirmation email instead. Rate-limited
+    per client address and per email: 429 with `Retry-After`, and nothing is written or sent."""
+    settings = runtime.settings
+    retry_after = await service.seconds_until_allowed(
+        pool=runtime.pool,
+        client=http.client.host if http.client else "unknown",
+        email=request.email,
+        per_ip=settings.signup_rate_per_ip,
+        per_email=settings.signup_rate_per_email,
+        secret=_secret(runtime),
+    )
+    if retry_after is not None:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            "too many sign-ups: try again later",
+            headers={"Retry-After": str(retry_after)},
+        )
+    candidate_id, created, state = await service.sign_up(
         pool=runtime.pool,
         relay=runtime.relay,
         request=request,
-        consent_text_version=runtime.settings.consent_text_version,
+        consent_text_version=settings.consent_text_version,
         correlation_id=correlation_id,
+        double_opt_in=settings.signup_double_opt_in,
     )
     if not created:
         response.status_code = status.HTTP_200_OK
-    return SignupResponse(candidate_id=candidate_id)
+    return SignupResponse(
+        candidate_id=candidate_id, status="pending" if state == "pending" else "subscribed"
+    )
+
+
+def _confirming(runtime: SignupRuntime, token: str) -> UUID:
+    try:
+        return read_token(_secret(runtime), TokenPurpose.CONFIRM, token)
+    except InvalidTokenError as error:
+        raise HTTPException(
+            status.HTTP_400_BAD_REQUEST, "invalid or expired confirmation token"
+        ) from error
+
+
+@router.get("/signups/confirm", response_class=HTMLResponse, tags=["sign-up"], responses=BAD_TOKEN)
+async def confirmation(request: Request, token: Token, runtime: Runtime) -> HTMLResponse:
+    """The confirmation email's link: a page with a button that POSTs. Opening the link
+    confirms nothing, so a link scanner never signs anyone up."""
+    try:
+        _confirming(runtime, token)
+    except HTTPException:
+        page = confirmation_page(
+            heading="This link is not valid",
+            message="The confirmation link is incomplete or has expired. "
+            "Sign up again to get a new one.",
+        )
+        return HTMLResponse(page, status_code=status.HTTP_400_BAD_REQUEST)
+    page = confirmation_page(
+        heading="Confirm your Talent Network sign-up",
+        message="Confirm that you want job alerts and Talent Network emails at this address.",
+        form_action=f"{request.url.path}?{urlencode({'token': token})}",  # relative: proxy-safe
+    )
+    return HTMLResponse(page, headers={"Cache-Control": "no-store"})
+
+
+@router.post(
+    "/signups/confirm",
+    tags=["sign-up"],
+    responses={
+        200: {"description": "confirmed (also when already)"},
+        **BAD_TOKEN,
+        404: {"description": "the sign-up is no longer there (erased, or never confirmed)"},
+    },
+    response_model=ConfirmationResult,
+)
+async def confirm(
+    request: Request, token: Token, runtime: Runtime, correlation_id: CorrelationId
+) -> Response:
+    """Confirm a pending sign-up (double opt-in): the welcome email and alerts start. Idempotent.
+    Answers HTML to browsers, JSON otherwise."""
+    candidate_id = _confirming(runtime, token)
+    try:
+        state = await service.confirm(
+            pool=runtime.pool,
+            relay=runtime.relay,
+            candidate_id=candidate_id,
+            correlation_id=correlation_id,
+        )
+    except (service.CandidateNotFoundError, service.CandidateErasedError) as error:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, "this sign-up is no longer there: sign up again"
+        ) from error
+    if _wants_html(request):
+        return HTMLResponse(
+            confirmation_page(
+                heading="You are signed up",
+                message="Welcome to the Talent Network: your welcome email is on its way.",
+            )
+        )
+    return JSONResponse(
+        ConfirmationResult(candidate_id=candidate_id, status=state).model_dump(mode="json")
+    )
 
 
 @router.get(
@@ -258,6 +355,8 @@ async def erase_candidate(
 # preferences is public only with the candidate's manage token).
 PUBLIC_ROUTES = (
     PublicRoute(sign_up),
+    PublicRoute(confirmation),
+    PublicRoute(confirm),
     PublicRoute(get_preference_center),
     PublicRoute(put_preferences, only_with_query="token"),
     PublicRoute(unsubscribe_confirmation),

@@ -78,7 +78,10 @@ class SignupRequest(Preferences):
 
 class SignupResponse(BaseModel):
     candidate_id: UUID
-    status: Literal["subscribed"] = "subscribed"
+    status: Literal["subscribed", "pending"] = Field(
+        default="subscribed",
+        description="pending: a confirmation email was sent (SIGNUP_DOUBLE_OPT_IN)",
+    )
 
 
 class Consent(BaseModel):
@@ -86,6 +89,7 @@ class Consent(BaseModel):
     text_version: str
     source: Literal["form", "import"]
     visitor_id: str | None
+    confirmed_at: datetime | None = Field(description="when the confirmation link was used")
 
 
 class Candidate(BaseModel):
@@ -94,7 +98,7 @@ class Candidate(BaseModel):
     first_name: str
     last_name: str
     phone: str | None
-    status: Literal["subscribed", "unsubscribed"]
+    status: Literal["pending", "subscribed", "unsubscribed"]
     preferences: Preferences
     visitor_id: str | None
     created_at: datetime
@@ -114,6 +118,11 @@ class PreferenceCenter(BaseModel):
     keywords: list[str]
     alert_frequency: AlertFrequency
     subscribed: bool
+
+
+class ConfirmationResult(BaseModel):
+    candidate_id: UUID
+    status: Literal["subscribed", "unsubscribed"]
 
 
 class UnsubscribeResult(BaseModel):

@@ -32,8 +32,10 @@ async def upsert_candidate(
     keywords: list[str],
     alert_frequency: str,
     visitor_id: str | None,
+    status: str = "subscribed",
 ) -> UpsertResult:
-    """Insert the candidate, or update the one with the same email (any case) in one statement.
+    """Insert the candidate (``status``: 'pending' when it must confirm first), or update the one
+    with the same email (any case) in one statement; a pending candidate stays pending.
 
     One statement, so concurrent sign-ups of one address end as one candidate: the unique
     email_key decides, not a read before the write.
@@ -43,15 +45,16 @@ async def upsert_candidate(
                 SELECT status FROM candidates WHERE email_key = lower($2)
             )
             INSERT INTO candidates AS c (candidate_id, email, email_key, first_name, last_name,
-                phone, interests, locations, keywords, alert_frequency, visitor_id)
-            VALUES ($1, $2, lower($2), $3, $4, $5, $6, $7, $8, $9, $10)
+                phone, interests, locations, keywords, alert_frequency, visitor_id, status)
+            VALUES ($1, $2, lower($2), $3, $4, $5, $6, $7, $8, $9, $10, $11)
             ON CONFLICT (email_key) DO UPDATE SET
                 email = excluded.email, first_name = excluded.first_name,
                 last_name = excluded.last_name, phone = coalesce(excluded.phone, c.phone),
                 interests = excluded.interests, locations = excluded.locations,
                 keywords = excluded.keywords, alert_frequency = excluded.alert_frequency,
                 visitor_id = coalesce(excluded.visitor_id, c.visitor_id),
-                status = 'subscribed', unsubscribed_at = NULL,
+                status = CASE WHEN c.status = 'pending' THEN 'pending' ELSE 'subscribed' END,
+                unsubscribed_at = NULL,
                 updated_at = clock_timestamp()
             RETURNING {CANDIDATE_COLUMNS}, (xmax = 0) AS created,
                       (SELECT status FROM previous) = 'unsubscribed' AS resubscribed""",
@@ -65,6 +68,7 @@ async def upsert_candidate(
         keywords,
         alert_frequency,
         visitor_id,
+        status,
     )
     assert row is not None
     return UpsertResult(row=row, created=row["created"], resubscribed=bool(row["resubscribed"]))
@@ -99,7 +103,7 @@ async def fetch_candidate(
 
 async def fetch_consents(connection: Connection, candidate_id: UUID) -> list[asyncpg.Record]:
     return await connection.fetch(
-        """SELECT given_at, text_version, source, visitor_id FROM consents
+        """SELECT given_at, text_version, source, visitor_id, confirmed_at FROM consents
            WHERE candidate_id = $1 ORDER BY given_at""",
         candidate_id,
     )
@@ -124,6 +128,41 @@ async def update_preferences(
         keywords,
         alert_frequency,
     )
+
+
+async def confirm(connection: Connection, candidate_id: UUID) -> asyncpg.Record | None:
+    """Confirm a pending candidate and the consents they gave; ``None`` when not pending."""
+    row = await connection.fetchrow(
+        f"""UPDATE candidates SET status = 'subscribed', updated_at = clock_timestamp()
+            WHERE candidate_id = $1 AND status = 'pending'
+            RETURNING {CANDIDATE_COLUMNS}, clock_timestamp() AS confirmed_at""",
+        candidate_id,
+    )
+    if row is not None:
+        await connection.execute(
+            """UPDATE consents SET confirmed_at = $2
+               WHERE candidate_id = $1 AND confirmed_at IS NULL""",
+            candidate_id,
+            row["confirmed_at"],
+        )
+    return row
+
+
+async def lock_expired_pending(
+    connection: Connection, *, max_age_seconds: float, limit: int
+) -> list[UUID]:
+    """Pending candidates older than ``max_age_seconds``, locked; another replica running the
+    same sweep skips them instead of waiting."""
+    rows = await connection.fetch(
+        """SELECT candidate_id FROM candidates
+           WHERE status = 'pending'
+             AND created_at < clock_timestamp() - make_interval(secs => $1)
+           ORDER BY created_at LIMIT $2
+           FOR UPDATE SKIP LOCKED""",
+        max_age_seconds,
+        limit,
+    )
+    return [row["candidate_id"] for row in rows]
 
 
 async def unsubscribe(connection: Connection, candidate_id: UUID) -> asyncpg.Record | None:

@@ -9,6 +9,7 @@ import asyncpg
 
 from talent_shared.db import Connection, Pool
 from talent_shared.events import (
+    CandidateConfirmationRequested,
     CandidateErased,
     CandidatePreferencesChanged,
     CandidateSignedUp,
@@ -18,7 +19,7 @@ from talent_shared.events import (
 )
 from talent_shared.logging import get_logger
 from talent_shared.outbox import OutboxRelay, enqueue
-from talent_signup import repository
+from talent_signup import rate_limits, repository
 from talent_signup.models import (
     Candidate,
     Consent,
@@ -35,6 +36,29 @@ log = get_logger(__name__)
 
 class CandidateNotFoundError(LookupError):
     pass
+
+
+class CandidateErasedError(LookupError):
+    """The candidate was here and has been erased (by an admin, or unconfirmed for too long)."""
+
+
+async def seconds_until_allowed(
+    *,
+    pool: Pool,
+    client: str,
+    email: str,
+    per_ip: rate_limits.RateLimit,
+    per_email: rate_limits.RateLimit,
+    secret: str,
+) -> int | None:
+    """Count a sign-up attempt per client address and per email; ``None`` when it may go on,
+    else the seconds to wait. Committed on its own, before the sign-up writes anything."""
+    counters = [
+        rate_limits.Counter("ip", client, per_ip),
+        rate_limits.Counter("email", rate_limits.email_key(email, secret=secret), per_email),
+    ]
+    async with pool.acquire() as connection:
+        return await rate_limits.hit(connection, counters)
 
 
 async def _emit(connection: Connection, data: EventData, correlation_id: str) -> None:
@@ -64,11 +88,14 @@ async def sign_up(
     request: SignupRequest,
     consent_text_version: str,
     correlation_id: str,
-) -> tuple[UUID, bool]:
-    """Create the candidate, or update the one with this email; returns (id, created).
+    double_opt_in: bool = False,
+) -> tuple[UUID, bool, str]:
+    """Create the candidate, or update the one with this email; returns (id, created, status).
 
     ``CandidateSignedUp`` (and so the welcome email) is emitted only for a new candidate; a repeat
-    sign-up emits ``CandidatePreferencesChanged``.
+    sign-up emits ``CandidatePreferencesChanged``. With ``double_opt_in`` a new candidate is
+    pending and only ``CandidateConfirmationRequested`` is emitted; a pending candidate signing up
+    again has its preferences updated and emits nothing (its one confirmation email is out).
     """
     preferences = request.model_dump(include=set(Preferences.model_fields))
     async with pool.acquire() as connection, connection.transaction():
@@ -80,6 +107,7 @@ async def sign_up(
             last_name=request.last_name,
             phone=request.phone,
             visitor_id=request.visitor_id,
+            status="pending" if double_opt_in else "subscribed",
             **preferences,
         )
         row = result.row
@@ -91,24 +119,66 @@ async def sign_up(
             source=CONSENT_SOURCE_FORM,
             visitor_id=request.visitor_id,
         )
-        if result.created:
-            data: EventData = CandidateSignedUp(
-                candidate_id=candidate_id,
-                email=row["email"],
-                first_name=row["first_name"],
-                last_name=row["last_name"],
-                visitor_id=row["visitor_id"],
-                signed_up_at=row["created_at"],
-                **preferences,
-            )
-        else:
-            data = CandidatePreferencesChanged(
-                candidate_id=candidate_id, subscribed=True, **preferences
-            )
-        await _emit(connection, data, correlation_id)
+        data = _sign_up_event(row, created=result.created)
+        if data is not None:
+            await _emit(connection, data, correlation_id)
     relay.wake()
-    log.info("candidate signed up", candidate_id=str(candidate_id), created=result.created)
-    return candidate_id, result.created
+    log.info(
+        "candidate signed up",
+        candidate_id=str(candidate_id),
+        created=result.created,
+        status=row["status"],
+    )
+    return candidate_id, result.created, row["status"]
+
+
+def _signed_up(row: asyncpg.Record, signed_up_at: datetime) -> CandidateSignedUp:
+    return CandidateSignedUp(
+        candidate_id=row["candidate_id"],
+        email=row["email"],
+        first_name=row["first_name"],
+        last_name=row["last_name"],
+        visitor_id=row["visitor_id"],
+        signed_up_at=signed_up_at,
+        **_preferences(row).model_dump(),
+    )
+
+
+def _sign_up_event(row: asyncpg.Record, *, created: bool) -> EventData | None:
+    if row["status"] == "pending":
+        if not created:
+            return None
+        return CandidateConfirmationRequested(
+            candidate_id=row["candidate_id"],
+            email=row["email"],
+            first_name=row["first_name"],
+            requested_at=row["created_at"],
+        )
+    if created:
+        return _signed_up(row, row["created_at"])
+    return CandidatePreferencesChanged(
+        candidate_id=row["candidate_id"], subscribed=True, **_preferences(row).model_dump()
+    )
+
+
+async def confirm(
+    *, pool: Pool, relay: OutboxRelay, candidate_id: UUID, correlation_id: str
+) -> str:
+    """Confirm a pending sign-up: it becomes a member now, so ``CandidateSignedUp`` goes out
+    (welcome, alerts). Idempotent: a confirmed candidate stays as it is; returns its status."""
+    async with pool.acquire() as connection, connection.transaction():
+        row = await repository.confirm(connection, candidate_id)
+        if row is None:
+            current = await repository.fetch_candidate(connection, candidate_id)
+            if current is not None:
+                return str(current["status"])
+            if await repository.was_erased(connection, candidate_id):
+                raise CandidateErasedError(candidate_id)
+            raise CandidateNotFoundError(candidate_id)
+        await _emit(connection, _signed_up(row, row["confirmed_at"]), correlation_id)
+    relay.wake()
+    log.info("sign-up confirmed", candidate_id=str(candidate_id))
+    return "subscribed"
 
 
 async def get_candidate(*, pool: Pool, candidate_id: UUID) -> Candidate:
@@ -202,17 +272,48 @@ async def erase(
     Idempotent: erasing an erased candidate succeeds and changes nothing.
     """
     async with pool.acquire() as connection, connection.transaction():
-        deleted = await repository.delete_candidate(connection, candidate_id)
-        if deleted is None:
+        if not await _erase_in(connection, candidate_id, secret, correlation_id):
             if await repository.was_erased(connection, candidate_id):
                 return
             raise CandidateNotFoundError(candidate_id)
-        email, visitor_ids = deleted
-        await repository.record_erasure(connection, candidate_id, email_hash(email, secret=secret))
-        await repository.scrub_outbox(connection, candidate_id)
-        erased = CandidateErased(
-            candidate_id=candidate_id, erased_at=datetime.now(UTC), visitor_ids=visitor_ids
-        )
-        await _emit(connection, erased, correlation_id)
     relay.wake()
     log.info("candidate erased", candidate_id=str(candidate_id))
+
+
+async def _erase_in(
+    connection: Connection, candidate_id: UUID, secret: str, correlation_id: str
+) -> bool:
+    """Erase inside the caller's transaction; False when there is no such candidate."""
+    deleted = await repository.delete_candidate(connection, candidate_id)
+    if deleted is None:
+        return False
+    email, visitor_ids = deleted
+    await repository.record_erasure(connection, candidate_id, email_hash(email, secret=secret))
+    await repository.scrub_outbox(connection, candidate_id)
+    erased = CandidateErased(
+        candidate_id=candidate_id, erased_at=datetime.now(UTC), visitor_ids=visitor_ids
+    )
+    await _emit(connection, erased, correlation_id)
+    return True
+
+
+async def erase_expired_pending(
+    *, pool: Pool, relay: OutboxRelay, secret: str, max_age_seconds: float, limit: int
+) -> int:
+    """Erase sign-ups left unconfirmed for ``max_age_seconds``, as an admin erasure would;
+    returns how many. Safe on several replicas at once (locked rows are skipped)."""
+    async with pool.acquire() as connection, connection.transaction():
+        expired = await repository.lock_expired_pending(
+            connection, max_age_seconds=max_age_seconds, limit=limit
+        )
+        for candidate_id in expired:
+            await _erase_in(connection, candidate_id, secret, f"expired-pending:{uuid4()}")
+    if expired:
+        relay.wake()
+        log.info("unconfirmed sign-ups erased", count=len(expired))
+    return len(expired)
+
+
+async def prune_rate_limits(*, pool: Pool) -> int:
+    async with pool.acquire() as connection:
+        return await rate_limits.prune(connection)
