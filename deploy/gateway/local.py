@@ -1,6 +1,7 @@
 """The local gateway on port 8080 (Debian's nginx), started by `make up`, stopped by `make down`.
 
     python -m deploy.gateway.local start|stop|status
+    python -m deploy.gateway.local install    nginx, and chromium for tests/browser (apt-get)
 
 Settings come from the environment, like deploy/local/services.sh: GATEWAY_PORT (8080), the
 service ports (SIGNUP_HTTP_PORT, JOBS_HTTP_PORT, NOTIFICATIONS_HTTP_PORT, else HTTP_PORT, else the
@@ -164,6 +165,11 @@ class Gateway:
             self.pid_path.unlink(missing_ok=True)
         print("gateway: stopped")
 
+    def install(self) -> None:
+        """The Debian packages of the gateway and of the browser suite (`make test` runs it)."""
+        for package in ("nginx", "chromium"):
+            ensure_debian_package(package, package)
+
     def status(self) -> None:
         pid = self.pid()
         state = f"running  pid {pid:<7} {self.url}" if pid else "stopped"
@@ -184,7 +190,12 @@ def _worker_user() -> list[str]:
 
 
 def main() -> None:
-    actions = {"start": Gateway.start, "stop": Gateway.stop, "status": Gateway.status}
+    actions = {
+        "start": Gateway.start,
+        "stop": Gateway.stop,
+        "status": Gateway.status,
+        "install": Gateway.install,
+    }
     if len(sys.argv) != 2 or sys.argv[1] not in actions:
         sys.exit(f"usage: {sys.argv[0]} {'|'.join(actions)}")
     try:

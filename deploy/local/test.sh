@@ -8,6 +8,7 @@ UV="${UV:-.local/bootstrap/bin/uv}"
 echo "== infrastructure"
 bash deploy/local/infra.sh start
 bash deploy/local/tools.sh
+.venv/bin/python -m deploy.gateway.local install  # nginx and chromium, for the browser suite
 
 echo "== tests"
 set +e
