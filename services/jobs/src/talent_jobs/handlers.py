@@ -1,4 +1,6 @@
-"""Every Kafka subscriber of the jobs service, registered in this one place."""
+"""Every Kafka subscriber of the jobs service, registered in this one place, and the topics it
+publishes to (declared for the AsyncAPI document; events go out through the outbox relay and,
+for job views, straight from the HTTP handler)."""
 
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -6,7 +8,8 @@ from typing import TYPE_CHECKING
 from faststream.kafka.annotations import KafkaMessage
 
 from talent_jobs import service
-from talent_shared.events import CANDIDATES_TOPIC, VIEWS_TOPIC, Event
+from talent_shared.asyncapi import declare_publishers
+from talent_shared.events import CANDIDATES_TOPIC, POSTINGS_TOPIC, VIEWS_TOPIC, Event
 from talent_shared.kafka import EventConsumer, subscriber_options
 
 if TYPE_CHECKING:
@@ -18,6 +21,8 @@ ERASURES = "candidate-erasures"
 
 def register_subscribers(runtime: "JobsRuntime") -> None:
     settings = runtime.settings
+    declare_publishers(runtime.broker, [POSTINGS_TOPIC], how="through the transactional outbox")
+    declare_publishers(runtime.broker, [VIEWS_TOPIC], how="by POST /v1/job-views, once Kafka acks")
 
     async def project(events: Sequence[Event]) -> None:
         await service.apply_job_views(
