@@ -183,14 +183,6 @@ def test_list_unsubscribe_with_a_long_link_is_sent_unencoded(kind: str) -> None:
     )
 
 
-def test_list_unsubscribe_with_short_links_stays_on_one_line_when_it_fits() -> None:
-    settings = SETTINGS.model_copy(update={"unsubscribe_mailto": "u@h.example"})
-    wire = flatten_message(Emails(settings).message(delivery("digest")))  # type: ignore[arg-type]
-    header = raw_header(wire, "List-Unsubscribe")
-    assert b"\r\n" in header  # two 86-character tokens never fit in 78
-    assert header.count(b"\r\n") == 1
-
-
 def test_one_click_header_is_sent_verbatim() -> None:
     assert raw_header(on_the_wire("job_alert"), "List-Unsubscribe-Post") == (
         b"List-Unsubscribe-Post: List-Unsubscribe=One-Click"

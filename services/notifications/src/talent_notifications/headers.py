@@ -110,6 +110,12 @@ class VerbatimHeader(UniqueUnstructuredHeader, BaseHeader):  # type: ignore[misc
 class TextHeader(UniqueUnstructuredHeader, BaseHeader):  # type: ignore[misc]
     """Subject: printable ASCII words as they are, the rest as encoded words."""
 
+    @classmethod
+    def parse(cls, value: str, kwds: dict[str, Any]) -> None:
+        super().parse(value, kwds)
+        # Literal: a job title that looks like an encoded word is not decoded (it is encoded).
+        kwds["decoded"] = value
+
     def fold(self, *, policy: Policy) -> str:
         return fold_words(self.name, readable_words(str(self), SUBJECT_WORD), policy)
 
