@@ -2,7 +2,8 @@
 with the headers mail clients and providers expect (Message-ID, List-Unsubscribe, RFC 8058).
 
 Every link is built here, as PUBLIC_BASE_URL + a path the public origin serves: /jobs,
-/jobs/{job_id}, /preferences?token= (the manage token) and /v1/unsubscribe?token=.
+/jobs/{job_id}, /preferences?token= (the manage token), /v1/unsubscribe?token= and
+/v1/signups/confirm?token= (double opt-in).
 """
 
 import re
@@ -21,6 +22,7 @@ from talent_notifications.settings import NotificationsSettings
 from talent_shared.tokens import TokenPurpose, make_token
 
 ONE_CLICK = "List-Unsubscribe=One-Click"
+CONFIRMATION = "confirmation"  # the delivery kind of the double opt-in email
 
 # Links sit in <...> in List-Unsubscribe and are folded around, so no space nor angle bracket.
 LINK_BASE = re.compile(r"https?://[^\s<>]+")
@@ -93,6 +95,10 @@ class Emails:
         token = make_token(self._secret, TokenPurpose.MANAGE, candidate_id)
         return f"{self._base}/preferences?{urlencode({'token': token})}"
 
+    def confirm_url(self, candidate_id: UUID) -> str:
+        token = make_token(self._secret, TokenPurpose.CONFIRM, candidate_id)
+        return f"{self._base}/v1/signups/confirm?{urlencode({'token': token})}"
+
     def unsubscribe_mailto(self, candidate_id: UUID) -> str:
         token = make_token(self._secret, TokenPurpose.UNSUBSCRIBE, candidate_id)
         return f"mailto:{self.unsubscribe_mailbox}?subject={quote('unsubscribe ' + token)}"
@@ -120,6 +126,15 @@ class Emails:
             jobs_url=self.jobs_url(),
             manage_url=self.manage_url(candidate_id),
             unsubscribe_url=self.unsubscribe_url(candidate_id),
+        )
+
+    def confirmation(self, *, candidate_id: UUID, first_name: str) -> RenderedEmail:
+        """Double opt-in: the one link that makes a pending sign-up a member."""
+        return self._render(
+            "confirmation",
+            f"Confirm your Talent Network sign-up, {first_name}",
+            first_name=first_name,
+            confirm_url=self.confirm_url(candidate_id),
         )
 
     def job_list(
@@ -167,9 +182,12 @@ class Emails:
         message["Date"] = formatdate(usegmt=True)
         # Derived from the delivery id: a resend after a crash carries the same Message-ID.
         message["Message-ID"] = f"<{delivery['delivery_id']}@{self.domain}>"
-        # Every kind, the welcome too: each goes to a member of the list.
-        message["List-Unsubscribe"] = self.list_unsubscribe(candidate_id)
-        message["List-Unsubscribe-Post"] = ONE_CLICK
+        # Every kind that goes to a member of the list, the welcome too. Not the confirmation:
+        # the recipient is not a member yet (RFC 2369 headers describe a list), nothing is there
+        # to unsubscribe from, and ignoring it is the opt-out (the sign-up is erased).
+        if delivery["kind"] != CONFIRMATION:
+            message["List-Unsubscribe"] = self.list_unsubscribe(candidate_id)
+            message["List-Unsubscribe-Post"] = ONE_CLICK
         message.set_content(delivery["body_text"])
         message.add_alternative(delivery["body_html"], subtype="html")
         return message

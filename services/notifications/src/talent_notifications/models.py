@@ -9,7 +9,7 @@ from pydantic import BaseModel
 
 class Delivery(BaseModel):
     delivery_id: UUID
-    kind: Literal["welcome", "job_alert", "digest"]
+    kind: Literal["welcome", "job_alert", "digest", "confirmation"]
     to: str | None
     subject: str | None
     status: Literal["pending", "sent", "failed"]

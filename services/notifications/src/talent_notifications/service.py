@@ -20,9 +20,10 @@ from uuid import UUID, uuid4
 import asyncpg
 
 from talent_notifications import repository
-from talent_notifications.emails import Emails, RenderedEmail
+from talent_notifications.emails import CONFIRMATION, Emails, RenderedEmail
 from talent_shared.db import Connection, Pool
 from talent_shared.events import (
+    CandidateConfirmationRequested,
     CandidateErased,
     CandidatePreferencesChanged,
     CandidateSignedUp,
@@ -84,6 +85,8 @@ async def _apply(connection: Connection, emails: Emails, event: Event, max_jobs:
         await _on_signed_up(connection, emails, data, max_jobs)
     elif isinstance(data, CandidatePreferencesChanged):
         await _on_preferences_changed(connection, emails, event.envelope.occurred_at, data)
+    elif isinstance(data, CandidateConfirmationRequested):
+        await _on_confirmation_requested(connection, emails, data)
     elif isinstance(data, CandidateUnsubscribed):
         await repository.unsubscribe(connection, data.candidate_id)
     elif isinstance(data, CandidateErased):
@@ -112,6 +115,20 @@ async def _on_signed_up(
     jobs = await repository.open_jobs_matching(connection, data.candidate_id, limit=max_jobs)
     await _record_job_email(
         connection, emails, recipient, jobs, dedup_key=f"signup-alert:{data.candidate_id}"
+    )
+
+
+async def _on_confirmation_requested(
+    connection: Connection, emails: Emails, data: CandidateConfirmationRequested
+) -> None:
+    """Double opt-in: one confirmation email per candidate. It is not a member yet, so nothing
+    else is kept: ``CandidateSignedUp`` follows the confirmation."""
+    if await repository.is_erased(connection, data.candidate_id):
+        return
+    content = emails.confirmation(candidate_id=data.candidate_id, first_name=data.first_name)
+    recipient = Recipient(data.candidate_id, data.email, data.first_name)
+    await _record(
+        connection, recipient, CONFIRMATION, f"confirmation:{data.candidate_id}", content, []
     )
 
 
