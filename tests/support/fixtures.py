@@ -114,11 +114,15 @@ class Stack:
     notifications_runtime: NotificationsRuntime
     notifications_database: str
     smtp: SmtpServer
+    signup_database: str
 
 
 @asynccontextmanager
-async def start_stack(**notifications_settings: object) -> AsyncIterator[Stack]:
-    """The three services and an SMTP server; ``notifications_settings`` override its settings."""
+async def start_stack(
+    *, signup_settings: dict[str, object] | None = None, **notifications_settings: object
+) -> AsyncIterator[Stack]:
+    """The three services and an SMTP server; ``notifications_settings`` override its settings,
+    ``signup_settings`` the signup service's."""
     smtp = SmtpServer()
     smtp.start()
     try:
@@ -143,7 +147,11 @@ async def start_stack(**notifications_settings: object) -> AsyncIterator[Stack]:
                 )
             )
             async with (
-                running(create_signup_app(settings_for_test(SignupSettings, signup_db))) as signup,
+                running(
+                    create_signup_app(
+                        settings_for_test(SignupSettings, signup_db, **(signup_settings or {}))
+                    )
+                ) as signup,
                 running(create_jobs_app(settings_for_test(JobsSettings, jobs_db))) as jobs,
                 running(notifications_app) as notifications,
             ):
@@ -154,6 +162,7 @@ async def start_stack(**notifications_settings: object) -> AsyncIterator[Stack]:
                     notifications_runtime=notifications_app.state.runtime,
                     notifications_database=notifications_db,
                     smtp=smtp,
+                    signup_database=signup_db,
                 )
     finally:
         smtp.stop()
