@@ -7,20 +7,25 @@ jars (from Maven's local repository) itself, as on a new machine.
 """
 
 import contextlib
+import mailbox
 import os
 import re
 import shutil
 import stat
 import subprocess
 import tempfile
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient
 
-from tests.support.infra import REPO_ROOT, port_answers
+from talent_shared.events import TOPICS
+from tests.support.infra import REPO_ROOT, eventually, port_answers
 from tests.support.processes import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
@@ -134,6 +139,40 @@ def test_make_up_from_a_fresh_clone_under_a_private_directory_serves_every_servi
         response = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=10)
         assert response.status_code == 200, f"{service}: {response.text}"
         assert response.json()["kafka"] == "ok"
+
+
+async def test_the_clone_services_use_the_clone_kafka_and_postgresql(clone_up: Clone) -> None:
+    kafka = f"127.0.0.1:{clone_up.infra_ports['INFRA_KAFKA_PORT']}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka)
+    await admin.start()
+    try:
+        assert set(TOPICS) <= set(await admin.list_topics())
+    finally:
+        await admin.close()
+    port = clone_up.infra_ports["INFRA_POSTGRES_PORT"]
+    jobs = await asyncpg.connect(f"postgresql://talent:talent@127.0.0.1:{port}/jobs")
+    try:
+        assert await jobs.fetchval("SELECT count(*) FROM jobs") > 0  # make up seeded them
+    finally:
+        await jobs.close()
+
+
+async def test_a_sign_up_on_the_clone_gets_its_welcome_in_the_clone_mail_sink(
+    clone_up: Clone,
+) -> None:
+    address = f"clone-{uuid.uuid4().hex[:8]}@example.org"
+    async with httpx.AsyncClient(timeout=10) as client:
+        response = await client.post(
+            f"http://127.0.0.1:{clone_up.http_ports['signup']}/v1/signups",
+            json={"email": address, "first_name": "Ada", "last_name": "L", "consent": True},
+        )
+    assert response.status_code == 201, response.text
+    maildir = mailbox.Maildir(clone_up.root / ".local" / "mail", create=False)
+
+    async def welcomed() -> bool:
+        return any(message["To"] == address for message in maildir)
+
+    assert await eventually(welcomed, timeout=60, interval=0.5)
 
 
 def test_make_up_changes_no_permission_of_the_private_directory(clone_up: Clone) -> None:
