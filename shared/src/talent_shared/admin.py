@@ -172,8 +172,9 @@ def select(letters: Sequence[DeadLetter], address: Address) -> DeadLetter:
     return found[0]
 
 
-async def replay(bootstrap: Sequence[str], letters: Sequence[DeadLetter]) -> list[DeadLetter]:
-    """Send each distinct message back to its source topic; returns the ones sent."""
+async def replay(bootstrap: Sequence[str], letters: Sequence[DeadLetter]) -> list[str]:
+    """Send each distinct message back to its source topic; returns one line per message sent,
+    naming where it now is."""
     distinct: dict[tuple[str, bytes | None, bytes | None], DeadLetter] = {}
     for letter in letters:
         distinct.setdefault((letter.source_topic, letter.key, letter.value), letter)
@@ -181,17 +182,22 @@ async def replay(bootstrap: Sequence[str], letters: Sequence[DeadLetter]) -> lis
         bootstrap_servers=list(bootstrap), acks="all", enable_idempotence=True
     )
     await producer.start()
+    sent = []
     try:
         for letter in distinct.values():
-            await producer.send_and_wait(
+            placed = await producer.send_and_wait(
                 letter.source_topic,
                 letter.value,
                 key=letter.key,
                 headers=letter.replay_headers(),
             )
+            sent.append(
+                f"replayed {letter.topic} {letter.address} to "
+                f"{placed.topic} {placed.partition}:{placed.offset}"
+            )
     finally:
         await producer.stop()
-    return list(distinct.values())
+    return sent
 
 
 async def run(arguments: argparse.Namespace, bootstrap: Sequence[str]) -> None:
@@ -204,8 +210,8 @@ async def run(arguments: argparse.Namespace, bootstrap: Sequence[str]) -> None:
     else:
         chosen = [select(letters, arguments.offset)] if arguments.offset else letters
         sent = await replay(bootstrap, chosen)
-        for letter in sent:
-            print(f"replayed {letter.topic} {letter.address} to {letter.source_topic}")
+        for line in sent:
+            print(line)
         print(f"{len(sent)} replayed")
 
 
