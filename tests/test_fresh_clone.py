@@ -201,3 +201,12 @@ def test_make_down_leaves_nothing_of_the_clone_running(clone_up: Clone) -> None:
     clone_up.make("down")
     assert processes_mentioning(clone_up.root, *clusters_outside(clone_up.root)) == []
     assert [p for p in clone_up.ports() if port_answers("127.0.0.1", p)] == []
+
+
+def test_make_up_after_make_down_finds_the_same_cluster_again(clone_up: Clone) -> None:
+    before = clusters_outside(clone_up.root)
+    result = clone_up.make("up")
+    assert "creating a cluster" not in result.stdout
+    assert clusters_outside(clone_up.root) == before
+    port = clone_up.http_ports["jobs"]
+    assert httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=10).status_code == 200
