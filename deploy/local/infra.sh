@@ -387,7 +387,7 @@ pg_dir_outside() {
   home="$(getent passwd "$PG_OS_USER" | cut -d: -f6)"
   name="$(basename "$ROOT")"
   hash="$(printf '%s' "$(cd "$ROOT" && pwd -P)" | sha256sum | cut -c1-12)"
-  echo "$home/talent-network/${name:0:40}-$hash"
+  echo "$home/talent-network/${name:0:24}-$hash" # short enough to hold the unix socket
 }
 
 # Create the cluster's directory outside the checkout, owned by the server's user.
@@ -490,6 +490,8 @@ postgres_start() {
   fi
   port_open "$PG_PORT" && die "postgres: port $PG_PORT is used by something that is not a PostgreSQL server"
   pg_init
+  as_pg test -w "$PG_DATA" ||
+    die "postgres: user '$PG_OS_USER' cannot reach the cluster in $PG_DATA (was a parent directory made private after it was created?)"
   local t0=$SECONDS
   # pg_ctl -w returns once the server accepts connections.
   setsid "${AS_PG[@]}" "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -w -t "$START_TIMEOUT" \
