@@ -1,11 +1,13 @@
 from typing import Annotated, ClassVar
 
 from pydantic import BeforeValidator, Field
+from pydantic_settings import NoDecode
 
 from talent_shared.settings import ServiceSettings
 from talent_signup.rate_limits import RateLimit, parse_rate_limit
 
-Rate = Annotated[RateLimit, BeforeValidator(parse_rate_limit)]
+# NoDecode: the environment's "20/minute" is text for parse_rate_limit, not JSON.
+Rate = Annotated[RateLimit, NoDecode, BeforeValidator(parse_rate_limit)]
 
 SEVEN_DAYS_SECONDS = 7 * 24 * 3600
 
