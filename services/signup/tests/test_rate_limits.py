@@ -209,3 +209,13 @@ async def test_ended_windows_are_pruned(
             assert await connection.fetchval("SELECT count(*) FROM rate_limit_windows") == 0
     finally:
         await pool.close()
+
+
+def test_rates_and_proxies_are_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SIGNUP_RATE_PER_IP", "3/hour")
+    monkeypatch.setenv("SIGNUP_RATE_PER_EMAIL", "1/day")
+    monkeypatch.setenv("TRUSTED_PROXIES", "10.0.0.0/8, ::1")
+    settings = SignupSettings()
+    assert settings.signup_rate_per_ip == rate_limits.RateLimit(3, 3600)
+    assert settings.signup_rate_per_email == rate_limits.RateLimit(1, 86400)
+    assert settings.trusted_proxies == ("10.0.0.0/8", "::1")
