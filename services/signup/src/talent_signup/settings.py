@@ -2,7 +2,6 @@ from typing import Annotated, ClassVar
 
 from pydantic import BeforeValidator, Field
 from pydantic_settings import NoDecode
-from pydantic_settings import NoDecode
 
 from talent_shared.settings import ServiceSettings
 from talent_signup.rate_limits import RateLimit, parse_rate_limit
