@@ -1,12 +1,18 @@
-# syntax=docker/dockerfile:1.7
 # One image per service, chosen by a build argument:
 #   docker build --build-arg SERVICE=jobs -t talent-jobs .
 # The final stage holds the service's virtual environment only: no uv, no compiler, no sources.
+# Behind a TLS-inspecting proxy, give its CA bundle as a build secret (never stored in a layer):
+#   docker build --secret id=ca_bundle,src=/path/to/ca.pem --build-arg SERVICE=jobs .
+# No `# syntax=` line: the engine's built-in frontend knows RUN --mount, and needs no pull.
 
 ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS build
-RUN pip install --no-cache-dir uv==0.13.8
+# The CA bundle, when given, is trusted by pip and uv for the steps that download.
+ENV CA_SECRET=/run/secrets/ca_bundle
+RUN --mount=type=secret,id=ca_bundle \
+    if [ -s "$CA_SECRET" ]; then export PIP_CERT="$CA_SECRET"; fi; \
+    pip install --no-cache-dir uv==0.13.8
 ENV UV_COMPILE_BYTECODE=1 \
     UV_LINK_MODE=copy \
     UV_PYTHON_DOWNLOADS=never \
@@ -20,12 +26,14 @@ COPY shared/pyproject.toml shared/
 COPY services/signup/pyproject.toml services/signup/
 COPY services/jobs/pyproject.toml services/jobs/
 COPY services/notifications/pyproject.toml services/notifications/
-RUN --mount=type=cache,target=/root/.cache/uv \
+RUN --mount=type=cache,target=/root/.cache/uv --mount=type=secret,id=ca_bundle \
+    if [ -s "$CA_SECRET" ]; then export SSL_CERT_FILE="$CA_SECRET"; fi; \
     uv sync --frozen --no-dev --no-install-workspace --package "talent-$SERVICE"
 # Then the code: the shared library and this service, installed (not linked) into the venv.
 COPY shared shared
 COPY services services
-RUN --mount=type=cache,target=/root/.cache/uv \
+RUN --mount=type=cache,target=/root/.cache/uv --mount=type=secret,id=ca_bundle \
+    if [ -s "$CA_SECRET" ]; then export SSL_CERT_FILE="$CA_SECRET"; fi; \
     uv sync --frozen --no-dev --no-editable --package "talent-$SERVICE"
 
 FROM ${PYTHON_IMAGE} AS runtime

@@ -55,15 +55,40 @@ def test_stack_has_kafka_postgres_mailpit_and_the_services(services: dict[str, A
     assert set(services) == expected
 
 
-def test_kafka_image_is_the_local_runners_version(services: dict[str, Any]) -> None:
+def test_kafka_image_defaults_to_the_official_image_of_the_local_runners_version(
+    services: dict[str, Any],
+) -> None:
     pom = (REPO_ROOT / "deploy" / "local" / "kafka" / "pom.xml").read_text()
     match = re.search(r"<kafka\.version>([^<]+)</kafka\.version>", pom)
     assert match is not None
-    assert services["kafka"]["image"] == f"apache/kafka:{match.group(1)}"
+    assert services["kafka"]["image"] == f"${{KAFKA_IMAGE:-apache/kafka:{match.group(1)}}}"
 
 
-def test_postgres_image_pins_a_major_version(services: dict[str, Any]) -> None:
-    assert re.fullmatch(r"postgres:\d+(\.\d+)?", services["postgres"]["image"])
+def test_postgres_image_defaults_to_the_official_image_of_a_major_version(
+    services: dict[str, Any],
+) -> None:
+    assert re.fullmatch(
+        r"\$\{POSTGRES_IMAGE:-postgres:\d+(\.\d+)?\}", services["postgres"]["image"]
+    )
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_service_build_uses_the_dockerfiles_python_image_by_default(
+    services: dict[str, Any], name: str
+) -> None:
+    dockerfile = (REPO_ROOT / "Dockerfile").read_text()
+    match = re.search(r"^ARG PYTHON_IMAGE=(\S+)$", dockerfile, re.MULTILINE)
+    assert match is not None
+    build = services[f"{name}-migrate"]["build"]
+    assert build["args"]["PYTHON_IMAGE"] == f"${{PYTHON_IMAGE:-{match.group(1)}}}"
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_service_build_takes_the_ca_bundle_as_a_secret_that_defaults_to_empty(
+    compose: dict[str, Any], name: str
+) -> None:
+    assert compose["services"][name]["build"]["secrets"] == ["ca_bundle"]
+    assert compose["secrets"]["ca_bundle"]["file"] == "${CA_BUNDLE:-/dev/null}"
 
 
 def test_postgres_init_script_creates_the_three_databases(services: dict[str, Any]) -> None:
@@ -74,8 +99,9 @@ def test_postgres_init_script_creates_the_three_databases(services: dict[str, An
 
 
 def test_mailpit_serves_smtp_and_its_web_ui(services: dict[str, Any]) -> None:
-    assert services["mailpit"]["image"].startswith("axllent/mailpit:")
-    assert {"1025:1025", "8025:8025"} <= set(services["mailpit"]["ports"])
+    assert services["mailpit"]["image"].startswith("${MAIL_IMAGE:-axllent/mailpit:")
+    ports = {"${SMTP_HOST_PORT:-1025}:1025", "${MAIL_UI_HOST_PORT:-8025}:8025"}
+    assert ports <= set(services["mailpit"]["ports"])
 
 
 @pytest.mark.parametrize("name", ["kafka", "postgres", "mailpit", *APP_SERVICES])
@@ -84,10 +110,10 @@ def test_long_running_services_have_a_health_check(services: dict[str, Any], nam
 
 
 @pytest.mark.parametrize(("name", "port"), APP_SERVICES.items())
-def test_service_publishes_its_contract_port(
+def test_service_publishes_its_contract_port_by_default(
     services: dict[str, Any], name: str, port: int
 ) -> None:
-    assert services[name]["ports"] == [f"{port}:{port}"]
+    assert services[name]["ports"] == [f"${{{name.upper()}_HOST_PORT:-{port}}}:{port}"]
     assert str(services[name]["environment"]["HTTP_PORT"]) == str(port)
 
 

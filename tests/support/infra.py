@@ -1,4 +1,5 @@
-"""Talking to the real local infrastructure that `make test` starts (deploy/local/infra.sh)."""
+"""Talking to the real infrastructure of the tests: the local runner `make test` starts
+(deploy/local/infra.sh), or containers (TEST_INFRA=containers, tests/support/containers.py)."""
 
 import asyncio
 import os
@@ -8,15 +9,28 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import asyncpg
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 INFRA_SCRIPT = REPO_ROOT / "deploy" / "local" / "infra.sh"
-KAFKA_BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
-POSTGRES_ADMIN_URL = os.environ.get(
-    "TEST_POSTGRES_URL", "postgresql://talent:talent@127.0.0.1:5432/postgres"
-)
+
+
+# Read when used, not at import: the containers plugin sets them once the session has started.
+def kafka_bootstrap() -> str:
+    return os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+
+
+def postgres_admin_url() -> str:
+    return os.environ.get("TEST_POSTGRES_URL", "postgresql://talent:talent@127.0.0.1:5432/postgres")
+
+
+def __getattr__(name: str) -> str:
+    """KAFKA_BOOTSTRAP, for scripts that import it by that name (bench/)."""
+    if name == "KAFKA_BOOTSTRAP":
+        return kafka_bootstrap()
+    raise AttributeError(name)
 
 
 def port_answers(host: str, port: int) -> bool:
@@ -28,8 +42,12 @@ def port_answers(host: str, port: int) -> bool:
 
 
 def require_infrastructure() -> None:
-    host, port = KAFKA_BOOTSTRAP.split(",")[0].rsplit(":", 1)
-    needed = {"Kafka": (host, int(port)), "PostgreSQL": ("127.0.0.1", 5432)}
+    host, port = kafka_bootstrap().split(",")[0].rsplit(":", 1)
+    postgres = urlsplit(postgres_admin_url())
+    needed = {
+        "Kafka": (host, int(port)),
+        "PostgreSQL": (postgres.hostname or "127.0.0.1", postgres.port or 5432),
+    }
     missing = [name for name, address in needed.items() if not port_answers(*address)]
     if missing:
         raise RuntimeError(
@@ -44,14 +62,14 @@ def infra(*args: str) -> None:
 
 
 def database_url(name: str) -> str:
-    return POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    return postgres_admin_url().rsplit("/", 1)[0] + f"/{name}"
 
 
 @asynccontextmanager
 async def fresh_database(prefix: str) -> AsyncIterator[str]:
     """A new, empty database for one test or module; dropped afterwards."""
     name = f"test_{prefix}_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(POSTGRES_ADMIN_URL)
+    admin = await asyncpg.connect(postgres_admin_url())
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
     finally:
@@ -65,7 +83,7 @@ async def fresh_database(prefix: str) -> AsyncIterator[str]:
 async def _drop_database(name: str, attempts: int = 5) -> None:
     # FORCE terminates leftover sessions; one just closing can make it fail once: try again.
     for attempt in range(attempts):
-        admin = await asyncpg.connect(POSTGRES_ADMIN_URL)
+        admin = await asyncpg.connect(postgres_admin_url())
         try:
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             return

@@ -8,12 +8,12 @@ from typing import TypeAlias
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from tests.support.infra import KAFKA_BOOTSTRAP
+from tests.support.infra import kafka_bootstrap
 
 
 @asynccontextmanager
 async def raw_producer() -> AsyncIterator[AIOKafkaProducer]:
-    producer = AIOKafkaProducer(bootstrap_servers=KAFKA_BOOTSTRAP, acks="all")
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap(), acks="all")
     await producer.start()
     try:
         yield producer
@@ -24,7 +24,7 @@ async def raw_producer() -> AsyncIterator[AIOKafkaProducer]:
 async def partitions_of(topic: str, timeout: float = 15.0) -> list[int]:
     """The topic's partitions, once every one has a leader (a topic just created on a fresh
     broker can be listed before all of its partitions are)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=KAFKA_BOOTSTRAP)
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap())
     await admin.start()
     try:
         deadline = asyncio.get_running_loop().time() + timeout
@@ -53,7 +53,7 @@ async def topic_reader(
     It takes every partition itself, without a consumer group, so no group coordinator (slow to
     come back after a broker restart) stands between the test and the topic.
     """
-    consumer = AIOKafkaConsumer(bootstrap_servers=KAFKA_BOOTSTRAP, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(bootstrap_servers=kafka_bootstrap(), enable_auto_commit=False)
     await consumer.start()
     try:
         async with asyncio.timeout(30):
