@@ -16,7 +16,8 @@ from tests.faults.harness import run_and_check, workload
 from tests.faults.stack import fault_stack
 from tests.support.kafka_cluster import KafkaCluster, kafka_cluster
 
-pytestmark = [pytest.mark.integration, pytest.mark.faults]
+# A three-JVM cluster start on a loaded 2-core machine can take a while.
+pytestmark = [pytest.mark.integration, pytest.mark.faults, pytest.mark.timeout(300)]
 
 SCENARIO = "3 brokers (RF 3, min ISR 2), one SIGKILLed"
 
