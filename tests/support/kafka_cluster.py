@@ -1,4 +1,4 @@
-"""A three-broker Kafka cluster (KRaft) on free ports, from the jars `infra.sh start kafka` fetched.
+"""A three-broker Kafka cluster (KRaft) on free ports, from the local runner's Kafka jars.
 
 Each node runs broker and controller in one JVM (-Xmx384m) with its own PLAINTEXT and CONTROLLER
 ports; all share one static quorum and one cluster id. Topics default to replication factor 3
@@ -23,7 +23,8 @@ from aiokafka.errors import KafkaError
 from tests.support.infra import REPO_ROOT
 from tests.support.processes import free_port
 
-KAFKA_LIBS = REPO_ROOT / ".local" / "kafka" / "libs"
+KAFKA_LIBS = REPO_ROOT / ".local" / "kafka" / "libs"  # fetched by `infra.sh start kafka`
+KAFKA_POM = REPO_ROOT / "deploy" / "local" / "kafka" / "pom.xml"
 LOG4J_CONFIG = REPO_ROOT / "deploy" / "local" / "kafka" / "log4j2.properties"
 STARTED_LINE = b"Kafka Server started"
 
@@ -91,10 +92,26 @@ class Node:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
 
 
+def kafka_jars(directory: Path) -> Path:
+    """The local runner's Kafka jars, or (where it has not run, e.g. with TEST_INFRA=containers)
+    the same pom resolved by Maven into ``directory``."""
+    if any(KAFKA_LIBS.glob("kafka_2.13-*.jar")):
+        return KAFKA_LIBS
+    libs = directory / "libs"
+    resolve = ["mvn", "-B", "-q", "-f", str(KAFKA_POM), "dependency:copy-dependencies"]
+    subprocess.run(
+        [*resolve, f"-DoutputDirectory={libs}"],
+        check=True,
+        timeout=600,
+    )
+    return libs
+
+
 @dataclass
 class KafkaCluster:
     directory: Path
     nodes: list[Node] = field(default_factory=list)
+    libs: Path = KAFKA_LIBS
 
     @classmethod
     def on_free_ports(cls, directory: Path, size: int = 3) -> "KafkaCluster":
@@ -112,8 +129,7 @@ class KafkaCluster:
 
     def format(self) -> None:
         """Write each node's properties and format its storage with one cluster id."""
-        if not any(KAFKA_LIBS.glob("kafka_2.13-*.jar")):
-            raise RuntimeError(f"no Kafka jars in {KAFKA_LIBS}: run `deploy/local/infra.sh start`")
+        self.libs = kafka_jars(self.directory)
         voters = ",".join(f"{n.node_id}@127.0.0.1:{n.controller_port}" for n in self.nodes)
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
         formats = []
@@ -199,7 +215,7 @@ class KafkaCluster:
             "-Dlog4j2.shutdownHookEnabled=false",
             f"-Dkafka.logs.dir={node.directory}",
             "-cp",
-            f"{KAFKA_LIBS}/*",
+            f"{self.libs}/*",
             main_class,
             *args,
         ]
