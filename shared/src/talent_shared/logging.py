@@ -11,6 +11,7 @@ from collections.abc import Mapping, MutableMapping
 from typing import Any, TextIO
 
 import structlog
+from opentelemetry import trace
 
 EMAIL_PATTERN = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
 TOKEN_QUERY_PATTERN = re.compile(r"(token=)[^&\s\"']+", re.IGNORECASE)
@@ -44,7 +45,22 @@ def redact_personal_data(
     return {key: _redact_value(key, value) for key, value in event_dict.items()}
 
 
-def configure_logging(*, service: str, level: str = "INFO", stream: TextIO = sys.stdout) -> None:
+def add_trace_ids(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """structlog processor: the active span's ``trace_id`` and ``span_id`` (hex, as OTLP
+    backends show them), when there is one."""
+    span_context = trace.get_current_span().get_span_context()
+    if span_context.is_valid:
+        event_dict.setdefault("trace_id", trace.format_trace_id(span_context.trace_id))
+        event_dict.setdefault("span_id", trace.format_span_id(span_context.span_id))
+    return event_dict
+
+
+def configure_logging(
+    *, service: str, level: str = "INFO", stream: TextIO = sys.stdout, trace_ids: bool = False
+) -> None:
+    """``trace_ids`` (when tracing is on) adds the active span's ids to every line."""
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
@@ -52,6 +68,8 @@ def configure_logging(*, service: str, level: str = "INFO", stream: TextIO = sys
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         _bind_service(service),
     ]
+    if trace_ids:
+        shared.append(add_trace_ids)
     structlog.configure(
         processors=[
             *shared,

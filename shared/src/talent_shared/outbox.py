@@ -22,6 +22,7 @@ from talent_shared.background import BackgroundLoop
 from talent_shared.db import Connection, Pool
 from talent_shared.events import Event
 from talent_shared.logging import get_logger
+from talent_shared.tracing import continued_trace, current_trace_context
 
 RELAY_LOCK_ID = 7_461_722_002
 PUBLISHED_RETENTION = timedelta(days=7)
@@ -34,16 +35,19 @@ OUTBOX_FAILURES = Counter("talent_outbox_publish_failures_total", "Failed outbox
 
 
 async def enqueue(connection: Connection, event: Event) -> None:
-    """Add ``event`` to the outbox inside the caller's transaction."""
+    """Add ``event`` to the outbox inside the caller's transaction, with the trace context of
+    the request (when traced), which the relay continues when it publishes the row."""
     await connection.execute(
-        """INSERT INTO outbox (event_id, topic, message_key, event_type, payload, headers)
-           VALUES ($1, $2, $3, $4, $5, $6)""",
+        """INSERT INTO outbox (event_id, topic, message_key, event_type, payload, headers,
+                               trace_context)
+           VALUES ($1, $2, $3, $4, $5, $6, $7)""",
         event.event_id,
         event.data.topic,
         event.data.key,
         event.envelope.event_type,
         event.to_bytes(),
         event.headers(),
+        current_trace_context(),
     )
 
 
@@ -91,7 +95,7 @@ class OutboxRelay:
             if not await connection.fetchval("SELECT pg_try_advisory_xact_lock($1)", RELAY_LOCK_ID):
                 return 0  # another replica's relay is publishing
             rows = await connection.fetch(
-                """SELECT id, topic, message_key, payload, headers, attempts,
+                """SELECT id, topic, message_key, payload, headers, trace_context, attempts,
                           next_attempt_at > now() AS backing_off
                    FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1""",
                 self._batch_size,
@@ -123,8 +127,9 @@ class OutboxRelay:
         error: BaseException | None = None
         for row in rows:
             try:
-                futures.append(
-                    await asyncio.wait_for(
+                # Publish in the request's trace: the Kafka spans and headers continue it.
+                with continued_trace(row["trace_context"]):
+                    future = await asyncio.wait_for(
                         self._broker.publish(
                             row["payload"],
                             row["topic"],
@@ -134,7 +139,7 @@ class OutboxRelay:
                         ),
                         self._publish_timeout,
                     )
-                )
+                futures.append(future)
             except Exception as publish_error:
                 error = publish_error
                 break

@@ -37,6 +37,7 @@ from talent_shared.logging import configure_logging, get_logger
 from talent_shared.monitoring import OperationsMonitor, consumer_groups
 from talent_shared.outbox import OutboxRelay
 from talent_shared.settings import ServiceSettings
+from talent_shared.tracing import start_tracing
 
 log = get_logger(__name__)
 
@@ -55,7 +56,9 @@ class Runtime(Generic[S]):
 
     def __init__(self, settings: S) -> None:
         self.settings: S = settings
-        self.broker: KafkaBroker = create_broker(settings)
+        # Tracing (OTEL_EXPORTER_OTLP_ENDPOINT) is set up here, before anything it instruments.
+        self.tracer_provider = start_tracing(settings)
+        self.broker: KafkaBroker = create_broker(settings, tracer_provider=self.tracer_provider)
         self._pool: Pool | None = None
         self._relay: OutboxRelay | None = None
         self.register_subscribers()
@@ -83,6 +86,8 @@ class Runtime(Generic[S]):
     async def start(self, stack: AsyncExitStack) -> None:
         """Start in dependency order; ``stack`` stops them in reverse (relay, broker, pool)."""
         settings = self.settings
+        if self.tracer_provider is not None:
+            stack.callback(self.tracer_provider.shutdown)  # last: exports the final spans
         self._pool = await _retry_until(
             "database",
             lambda: create_pool(settings.database_url, max_size=settings.database_pool_max_size),
@@ -223,6 +228,12 @@ def create_service_app(
     )
     # Outermost: every layer sees the client the trusted gateway names (signup rate-limits it).
     app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies))
+    if runtime.tracer_provider is not None:
+        from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+        FastAPIInstrumentor.instrument_app(
+            app, tracer_provider=runtime.tracer_provider, excluded_urls="healthz,readyz,metrics"
+        )
     return app
 
 
@@ -253,7 +264,11 @@ def serve(app: FastAPI, settings: ServiceSettings) -> None:
 
 def run_service(settings: S, build_app: Callable[[S], FastAPI], *, migrations: str) -> None:
     """Entry point of ``python -m talent_<service> [serve|migrate]``."""
-    configure_logging(service=settings.service_name, level=settings.log_level)
+    configure_logging(
+        service=settings.service_name,
+        level=settings.log_level,
+        trace_ids=bool(settings.otel_exporter_otlp_endpoint),
+    )
     command = sys.argv[1] if len(sys.argv) > 1 else "serve"
     if command == "migrate":
         applied = asyncio.run(migrate(settings, migrations))

@@ -76,6 +76,9 @@ class ServiceSettings(BaseSettings):
     http_host: str = "0.0.0.0"
     http_port: int = 8000
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # Tracing is on when an OTLP/HTTP endpoint is set (spans go to <endpoint>/v1/traces).
+    otel_exporter_otlp_endpoint: str | None = None
+    otel_service_name: str | None = None  # defaults to the service name
     # Seconds a stopping service waits for in-flight handlers; below the platform's grace period.
     graceful_timeout_seconds: float = Field(default=15.0, gt=0)
     # Origins (scheme://host[:port]) whose pages may call the public endpoints; comma-separated.

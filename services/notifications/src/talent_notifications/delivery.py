@@ -12,6 +12,7 @@ import random
 
 import aiosmtplib
 import asyncpg
+from opentelemetry.trace import SpanKind
 from prometheus_client import Counter
 
 from talent_notifications import repository
@@ -20,6 +21,7 @@ from talent_notifications.settings import NotificationsSettings
 from talent_shared.background import BackgroundLoop
 from talent_shared.db import Pool
 from talent_shared.logging import get_logger
+from talent_shared.tracing import continued_trace, tracer
 
 log = get_logger(__name__)
 
@@ -93,6 +95,11 @@ class DeliveryWorker:
         return len(due) == settings.delivery_batch_size
 
     async def _deliver(self, delivery: asyncpg.Record) -> None:
+        """Send in the trace of the event that recorded the email (when it was traced)."""
+        with continued_trace(delivery["trace_context"]):
+            await self._deliver_in_trace(delivery)
+
+    async def _deliver_in_trace(self, delivery: asyncpg.Record) -> None:
         delivery_id, kind = delivery["delivery_id"], delivery["kind"]
         try:
             await self._send(delivery)
@@ -108,15 +115,25 @@ class DeliveryWorker:
     async def _send(self, delivery: asyncpg.Record) -> None:
         settings = self._settings
         password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
-        await aiosmtplib.send(
-            self._emails.message(delivery),
-            hostname=settings.smtp_host,
-            port=settings.smtp_port,
-            username=settings.smtp_username,
-            password=password,
-            start_tls=settings.smtp_starttls,
-            timeout=settings.smtp_timeout_seconds,
-        )
+        with tracer.start_as_current_span(
+            "smtp send",
+            kind=SpanKind.CLIENT,
+            attributes={
+                "server.address": settings.smtp_host,
+                "server.port": settings.smtp_port,
+                "talent.delivery_id": str(delivery["delivery_id"]),
+                "talent.email_kind": delivery["kind"],
+            },
+        ):
+            await aiosmtplib.send(
+                self._emails.message(delivery),
+                hostname=settings.smtp_host,
+                port=settings.smtp_port,
+                username=settings.smtp_username,
+                password=password,
+                start_tls=settings.smtp_starttls,
+                timeout=settings.smtp_timeout_seconds,
+            )
 
     async def _record_failure(self, delivery: asyncpg.Record, error: Exception) -> None:
         delivery_id, kind = delivery["delivery_id"], delivery["kind"]

@@ -1,7 +1,7 @@
 """SQL of the notifications service. Functions take a connection so callers choose the
 transaction. Matching uses the SQL functions of migration 0002 (the contract's rules)."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
 
@@ -10,6 +10,7 @@ import asyncpg
 from talent_notifications.emails import RenderedEmail
 from talent_shared.db import Connection
 from talent_shared.events import CandidateSignedUp, JobSnapshot
+from talent_shared.tracing import TraceContext, current_trace_context
 
 JOB_MATCH_COLUMNS = """j.job_id, j.title, j.category, j.location,
     matched_keyword(s.keywords, j.title, j.description) AS keyword"""
@@ -311,6 +312,8 @@ class NewDelivery:
     to_address: str
     content: RenderedEmail
     job_ids: list[UUID]
+    # Recorded while handling an event: its trace continues when the email is sent.
+    trace_context: TraceContext | None = field(default_factory=current_trace_context)
 
     def values(self) -> tuple[object, ...]:
         return (
@@ -323,12 +326,13 @@ class NewDelivery:
             self.content.text,
             self.content.html,
             self.job_ids,
+            self.trace_context,
         )
 
 
 INSERT_DELIVERY = """INSERT INTO deliveries (delivery_id, dedup_key, candidate_id, kind, to_address,
-                                          subject, body_text, body_html, job_ids)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                                          subject, body_text, body_html, job_ids, trace_context)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
                      ON CONFLICT (dedup_key) DO NOTHING"""
 
 

@@ -36,6 +36,7 @@ from talent_shared.events import (
 )
 from talent_shared.inbox import first_deliveries
 from talent_shared.logging import get_logger
+from talent_shared.tracing import handling
 
 log = get_logger(__name__)
 
@@ -76,7 +77,8 @@ async def apply_events_in(
     for event in events:
         if event.event_id in fresh:
             fresh.discard(event.event_id)  # a repeat within the batch is applied once
-            await _apply(connection, emails, event, max_jobs)
+            with handling(event, consumer):  # in the trace of the request that caused it
+                await _apply(connection, emails, event, max_jobs)
 
 
 async def _apply(connection: Connection, emails: Emails, event: Event, max_jobs: int) -> None:
