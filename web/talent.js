@@ -22,6 +22,7 @@
   };
   var pendingViews = [];
   var memoryVisitorId = null;
+  var lastViewTime = 0;
 
   function configure(options) {
     Object.keys(options || {}).forEach(function (key) { config[key] = options[key]; });
@@ -85,8 +86,14 @@
 
   // --- job views: batched, sent when the page is hidden -------------------------------------
 
+  // Views of one page keep their order even within a millisecond: each is 1 ms after the last.
+  function viewTime() {
+    lastViewTime = Math.max(Date.now(), lastViewTime + 1);
+    return new Date(lastViewTime).toISOString();
+  }
+
   function viewed(jobId) {
-    pendingViews.push({ visitor_id: visitorId(), job_id: String(jobId), viewed_at: new Date().toISOString() });
+    pendingViews.push({ visitor_id: visitorId(), job_id: String(jobId), viewed_at: viewTime() });
     if (pendingViews.length >= BATCH_SIZE) flush();
   }
 

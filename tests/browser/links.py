@@ -7,6 +7,7 @@ from email.message import EmailMessage
 from html.parser import HTMLParser
 
 import httpx
+from playwright.sync_api import Page, expect
 
 from tests.browser.stack import CareersStack
 
@@ -66,3 +67,24 @@ def manage_link(careers: CareersStack, email: str) -> str:
     links = links_of(welcome_email(careers, email))
     [link] = [link for link in links if "/preferences?token=" in link]
     return link
+
+
+def expect_page_of(page: Page, path: str) -> None:
+    """The page an email link promises is the one the browser shows."""
+    if path.startswith("/jobs/"):
+        expect(page.locator("h1")).not_to_have_text("Job not found")
+        expect(page.locator("#job-meta")).to_contain_text("Nursing")
+    elif path == "/jobs":
+        expect(page.locator("h1")).to_have_text("Search jobs")
+        expect(page.locator("#results .tn-job").first).to_be_visible()
+    elif path == "/preferences":
+        expect(page.locator("#preferences-form")).to_be_visible()
+        expect(page.locator("#masked-email")).not_to_be_empty()
+    elif path == "/v1/signups/confirm":
+        expect(page.locator("h1")).to_have_text("Confirm your Talent Network sign-up")
+        expect(page.get_by_role("button", name="Confirm my sign-up")).to_be_visible()
+    elif path == "/v1/unsubscribe":
+        expect(page.locator("h1")).to_have_text("Unsubscribe from Talent Network emails?")
+        expect(page.get_by_role("button", name="Unsubscribe")).to_be_visible()
+    else:
+        raise AssertionError(f"a link to an unexpected page: {path}")

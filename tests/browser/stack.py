@@ -3,14 +3,15 @@ shared Kafka and PostgreSQL (fresh databases), an SMTP server the test reads, an
 started by deploy/gateway/local.py. Used by the browser tests and by `make screenshots`."""
 
 import asyncio
+import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -28,6 +29,7 @@ from tests.support.processes import ServiceProcess, free_port, start_service
 from tests.support.smtp import SmtpServer
 
 SERVICES = ("signup", "jobs", "notifications")
+T = TypeVar("T")
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -67,16 +69,33 @@ class CareersStack:
         return self.smtp.handler.to(address)
 
 
+class _BackgroundLoop:
+    """An event loop on a thread of its own, for the async helpers of the stack: Playwright's
+    sync API keeps a loop running on the main thread, where asyncio.run would refuse."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+    def run(self, work: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(work, self.loop).result()
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join()
+        self.loop.close()
+
+
 @contextmanager
-def _fresh_database(prefix: str) -> Iterator[str]:
+def _fresh_database(background: _BackgroundLoop, prefix: str) -> Iterator[str]:
     """tests.support.infra.fresh_database, held open across synchronous code."""
-    with asyncio.Runner() as runner:
-        database = fresh_database(prefix)
-        url = runner.run(database.__aenter__())
-        try:
-            yield url
-        finally:
-            runner.run(database.__aexit__(None, None, None))
+    database = fresh_database(prefix)
+    url = background.run(database.__aenter__())
+    try:
+        yield url
+    finally:
+        background.run(database.__aexit__(None, None, None))
 
 
 def _consumer_groups(group_prefix: str) -> dict[str, list[str]]:
@@ -123,7 +142,9 @@ def careers_stack(workdir: Path, **service_env: str) -> Iterator[CareersStack]:
         gateway_port = free_port()
         public_url = f"http://127.0.0.1:{gateway_port}"
         group_prefix = f"test-{uuid.uuid4().hex[:8]}."
-        asyncio.run(_start_groups_at_topic_end(_consumer_groups(group_prefix)))
+        background = _BackgroundLoop()
+        cleanup.callback(background.close)
+        background.run(_start_groups_at_topic_end(_consumer_groups(group_prefix)))
         environment = {
             "KAFKA_CONSUMER_GROUP_PREFIX": group_prefix,
             "SMTP_PORT": str(smtp.port),
@@ -134,7 +155,7 @@ def careers_stack(workdir: Path, **service_env: str) -> Iterator[CareersStack]:
         }
         services: dict[str, ServiceProcess] = {}
         for name in SERVICES:
-            database = cleanup.enter_context(_fresh_database(name))
+            database = cleanup.enter_context(_fresh_database(background, name))
             services[name] = start_service(name, database, workdir, **environment)
             cleanup.callback(services[name].kill)
         for service in services.values():

@@ -6,9 +6,9 @@ from email.message import EmailMessage
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page
 
-from tests.browser.links import links_of, sign_up, welcome_email
+from tests.browser.links import expect_page_of, links_of, sign_up, welcome_email
 from tests.browser.stack import CareersStack
 
 pytestmark = pytest.mark.browser
@@ -35,23 +35,6 @@ def emails(careers: CareersStack) -> dict[str, EmailMessage]:
     careers.post_job(title=f"Cardiac Nurse {keyword}", category="Nursing")
     messages = careers.emails_to(instant.email, 2) + careers.emails_to(daily.email, 2)
     return {kind_of(message): message for message in messages}
-
-
-def expect_page_of(page: Page, path: str) -> None:
-    if path.startswith("/jobs/"):
-        expect(page.locator("h1")).not_to_have_text("Job not found")
-        expect(page.locator("#job-meta")).to_contain_text("Nursing")
-    elif path == "/jobs":
-        expect(page.locator("h1")).to_have_text("Search jobs")
-        expect(page.locator("#results .tn-job").first).to_be_visible()
-    elif path == "/preferences":
-        expect(page.locator("#preferences-form")).to_be_visible()
-        expect(page.locator("#masked-email")).not_to_be_empty()
-    elif path == "/v1/unsubscribe":
-        expect(page.locator("h1")).to_have_text("Unsubscribe from Talent Network emails?")
-        expect(page.get_by_role("button", name="Unsubscribe")).to_be_visible()
-    else:
-        raise AssertionError(f"a link to an unexpected page: {path}")
 
 
 @pytest.mark.parametrize("kind", KINDS)
