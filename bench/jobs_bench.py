@@ -3,6 +3,8 @@
 Each figure is printed beside a baseline measured in the same run on the same broker/database:
 - ingest: POST /v1/job-views (HTTP, validation, Kafka ack) vs raw aiokafka `send_and_wait`
   with the same concurrency and acks=all;
+- batch ingest: POST /v1/job-views/batch with BATCH_EVENTS events per request, in events per
+  second, vs raw aiokafka sending the same batches (send all, then await every ack);
 - projector: JobViewed events from Kafka into the recently-viewed table vs raw asyncpg
   `executemany` upserts of the same rows.
 
@@ -68,12 +70,34 @@ end
 """
 
 
-def bench_ingest(url: str, job_id: str, seconds: int, concurrency: int) -> tuple[float, ...]:
-    """Drive POST /v1/job-views with wrk (a Python client would be the bottleneck here)."""
+BATCH_EVENTS = 100
+BATCH_CONCURRENCY = 8
+# Twenty different bodies made once, so wrk spends its time sending, not building strings.
+WRK_BATCH_SCRIPT = """wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local bodies = {}
+for b = 1, 20 do
+  local events = {}
+  for i = 1, EVENTS do
+    events[i] = string.format('{"visitor_id": "batch-%d", "job_id": "%s"}', math.random(500), "JOB")
+  end
+  bodies[b] = '{"events": [' .. table.concat(events, ",") .. ']}'
+end
+request = function()
+  return wrk.format(nil, "/v1/job-views/batch", nil, bodies[math.random(20)])
+end
+"""
+
+
+def bench_ingest(
+    url: str, job_id: str, seconds: int, concurrency: int, script_text: str = WRK_SCRIPT
+) -> tuple[float, ...]:
+    """Drive the service with wrk (a Python client would be the bottleneck here); requests per
+    second, p50 and p99 latency in ms."""
     if shutil.which("wrk") is None:
         sys.exit("bench: needs wrk (Debian package wrk; `make bench` installs it)")
     with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
-        script.write(WRK_SCRIPT.replace("JOB", job_id))
+        script.write(script_text.replace("JOB", job_id))
         script.flush()
         command = [
             "wrk",
@@ -118,6 +142,33 @@ async def bench_raw_producer(total: int, concurrency: int) -> tuple[float, ...]:
     finally:
         await producer.stop()
     return total / seconds, percentile(latencies, 50), percentile(latencies, 99)
+
+
+async def bench_raw_batches(total_batches: int, concurrency: int) -> tuple[float, ...]:
+    """Events per second, and p50/p99 ms per batch, of raw aiokafka sending BATCH_EVENTS
+    events and then awaiting all their acks: what the batch endpoint does inside."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=KAFKA_BOOTSTRAP, acks="all", enable_idempotence=True, linger_ms=5
+    )
+    await producer.start()
+    payload = new_event(
+        JobViewed(visitor_id="raw", job_id=uuid.uuid4(), viewed_at=datetime.now(UTC)),
+        producer="bench",
+    ).to_bytes()
+    try:
+
+        async def send_batch(i: int) -> None:
+            pending = [
+                await producer.send(VIEWS_TOPIC, payload, key=f"raw-{(i + n) % 500}".encode())
+                for n in range(BATCH_EVENTS)
+            ]
+            await asyncio.gather(*pending)
+
+        seconds, latencies = await timed_concurrently(total_batches, concurrency, send_batch)
+    finally:
+        await producer.stop()
+    events_per_second = total_batches * BATCH_EVENTS / seconds
+    return events_per_second, percentile(latencies, 50), percentile(latencies, 99)
 
 
 async def bench_projector(database_url: str, job_ids: list[str], total: int) -> float:
@@ -254,12 +305,18 @@ async def main(seconds: int, concurrency: int, views: int) -> None:
                     bench_ingest, jobs.url, job_ids[0], seconds, concurrency
                 )
                 raw = await bench_raw_producer(int(ingest[0] * seconds), concurrency)
+                batch_script = WRK_BATCH_SCRIPT.replace("EVENTS", str(BATCH_EVENTS))
+                batches = await asyncio.to_thread(
+                    bench_ingest, jobs.url, job_ids[0], seconds, BATCH_CONCURRENCY, batch_script
+                )
+                raw_batches = await bench_raw_batches(int(batches[0] * seconds), BATCH_CONCURRENCY)
                 await catch_up(database_url, job_ids[0])
                 projector = await bench_projector(database_url, job_ids, views)
                 upserts = await bench_raw_upserts(database_url, job_ids, views)
             finally:
                 jobs.terminate()
     print_table(seconds, concurrency, views, ingest, raw, projector, upserts)
+    print_batch_row(batches, raw_batches)
     print(
         f"\nview to visible in recently-viewed (one at a time, 50 views): "
         f"p50 {visible[0]:.1f} ms, p99 {visible[1]:.1f} ms"
@@ -291,6 +348,18 @@ def print_table(
     print(
         f"| recently-viewed projector (Kafka to PostgreSQL) | {projector:,.0f} events/s "
         f"| {upserts:,.0f} rows/s | raw asyncpg executemany upserts, no Kafka |"
+    )
+
+
+def print_batch_row(batches: tuple[float, ...], raw_batches: tuple[float, ...]) -> None:
+    events_per_second = batches[0] * BATCH_EVENTS
+    print(
+        f"| job-view batch ingest ({BATCH_EVENTS} events per request, concurrency "
+        f"{BATCH_CONCURRENCY}, 202 after every ack) | {events_per_second:,.0f} events/s "
+        f"(p50 {batches[1]:.1f} ms, p99 {batches[2]:.1f} ms per batch) "
+        f"| {raw_batches[0]:,.0f} events/s (p50 {raw_batches[1]:.1f} ms, "
+        f"p99 {raw_batches[2]:.1f} ms per batch) "
+        "| raw aiokafka: the same batches sent, then every ack awaited |"
     )
 
 
