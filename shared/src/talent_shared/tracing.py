@@ -83,8 +83,10 @@ def continued_trace(stored: Mapping[str, str] | None) -> Iterator[None]:
 
 
 def _trace_headers(record: "ConsumerRecord[Any, Any]") -> TraceContext | None:
-    headers = {key: value.decode("latin-1") for key, value in record.headers or () if value}
-    return headers if TRACEPARENT in headers else None
+    headers = record.headers or ()
+    if not any(key == TRACEPARENT for key, _ in headers):  # untraced: decode nothing
+        return None
+    return {key: value.decode("latin-1") for key, value in headers if value}
 
 
 @contextmanager
