@@ -33,6 +33,7 @@ def test_every_contract_event_type_is_known() -> None:
         "CandidateSignedUp",
         "CandidatePreferencesChanged",
         "CandidateUnsubscribed",
+        "CandidateConfirmationRequested",  # additive: double opt-in (README)
         "CandidateErased",
         "JobPosted",
         "JobUpdated",
