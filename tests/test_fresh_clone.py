@@ -108,6 +108,7 @@ def clone() -> Iterator[Clone]:
             "INFRA_KAFKA_CONTROLLER_PORT",
             "INFRA_POSTGRES_PORT",
             "INFRA_SMTP_PORT",
+            "GATEWAY_PORT",  # make up's careers site, never the shared 8080
         )
     }
     http_ports = {service: free_port() for service in SERVICES}
@@ -139,6 +140,15 @@ def test_make_up_from_a_fresh_clone_under_a_private_directory_serves_every_servi
         response = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=10)
         assert response.status_code == 200, f"{service}: {response.text}"
         assert response.json()["kafka"] == "ok"
+
+
+def test_make_up_from_a_fresh_clone_serves_the_careers_site_on_its_gateway(
+    clone_up: Clone,
+) -> None:
+    site = f"http://127.0.0.1:{clone_up.infra_ports['GATEWAY_PORT']}"
+    assert "Talent Network Sign Up" in httpx.get(site, timeout=10).text
+    featured = httpx.get(f"{site}/v1/jobs?featured=true", timeout=10).json()
+    assert featured["items"]  # routed to the clone's jobs service, which make up seeded
 
 
 async def test_the_clone_services_use_the_clone_kafka_and_postgresql(clone_up: Clone) -> None:
