@@ -161,6 +161,16 @@ async def test_every_listed_origin_is_allowed_and_a_trailing_slash_is_ignored(
     assert response.headers["access-control-allow-origin"] == ALSO_LISTED
 
 
+@pytest.mark.parametrize("public", PUBLIC_CALLS[:2], ids=str)
+async def test_public_answer_varies_by_origin_even_without_one(
+    services: Services, public: PublicCall
+) -> None:
+    response = await services.jobs.get(url_of(public.path, services.ids))
+    assert response.status_code == 200
+    assert "Origin" in vary(response)
+    assert "access-control-allow-origin" not in response.headers
+
+
 async def test_origin_is_matched_exactly(services: Services) -> None:
     for near_miss in (f"{LISTED}:8443", "http://careers.example.org", f"{LISTED}.evil.net"):
         response = await services.jobs.get("/v1/jobs", headers={"Origin": near_miss})

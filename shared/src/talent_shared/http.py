@@ -162,10 +162,11 @@ class PublicRoutesCorsMiddleware:
     """Starlette's CORSMiddleware, applied to the public routes only.
 
     CORSMiddleware covers every path of an app, and admin routes must never allow cross-origin
-    use. So each request that carries an Origin (a preflight: by the method it announces) goes
-    through a CORSMiddleware only when it targets a public route; everything else reaches the
-    app untouched (a preflight to an admin route gets the app's 405, without CORS headers).
-    One CORSMiddleware per public path, so a preflight lists only that path's public methods.
+    use. So a request (a preflight: by the method it announces) goes through a CORSMiddleware
+    only when it targets a public route; everything else reaches the app untouched (a preflight
+    to an admin route gets the app's 405, without CORS headers). Public answers always carry
+    `Vary: Origin`, also to a request without Origin, so no cache hands one origin's answer to
+    another. One CORSMiddleware per public path: a preflight lists that path's public methods.
     """
 
     def __init__(
@@ -196,11 +197,12 @@ class PublicRoutesCorsMiddleware:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
-        if "origin" not in headers:  # not a cross-origin request
-            await self.app(scope, receive, send)
-            return
         method = scope["method"]
-        if method == "OPTIONS" and "access-control-request-method" in headers:
+        if (
+            method == "OPTIONS"
+            and "origin" in headers
+            and "access-control-request-method" in headers
+        ):
             method = headers["access-control-request-method"]
         cors = self._cors_for(scope, method)
         await (cors or self.app)(scope, receive, send)
