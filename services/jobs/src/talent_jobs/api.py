@@ -34,7 +34,7 @@ Runtime = Annotated[JobsRuntime, Depends(runtime_of(JobsRuntime))]
 JobId = Annotated[UUID, Path(description="The job's id")]
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no job with this id"}}
 KAFKA_UNAVAILABLE: dict[int | str, dict[str, Any]] = {
-    503: {"description": "Kafka did not take the event; retry later"}
+    503: {"description": "Kafka did not take the events; retry later"}
 }
 CONFLICT: dict[int | str, dict[str, Any]] = {409: {"description": "requisition_id already used"}}
 
@@ -232,7 +232,7 @@ async def get_recently_viewed(
     return await service.recently_viewed(pool=runtime.pool, visitor_id=visitor_id, limit=limit)
 
 
-# The routes pages on CORS_ALLOWED_ORIGINS may call; every other route is admin-only.
+# The routes pages on CORS_ALLOWED_ORIGINS may call; no other route answers another origin.
 PUBLIC_ROUTES = (
     PublicRoute(list_jobs),
     PublicRoute(get_job),

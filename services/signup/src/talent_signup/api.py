@@ -351,8 +351,8 @@ async def erase_candidate(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-# The routes pages on CORS_ALLOWED_ORIGINS may call; every other route is admin-only (changing
-# preferences is public only with the candidate's manage token).
+# The routes pages on CORS_ALLOWED_ORIGINS may call; no other route answers another origin
+# (changing preferences is public only with the candidate's manage token).
 PUBLIC_ROUTES = (
     PublicRoute(sign_up),
     PublicRoute(confirmation),
