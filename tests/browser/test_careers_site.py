@@ -193,3 +193,41 @@ def test_the_unsubscribe_link_page_has_the_sites_look(careers: CareersStack, pag
         "getComputedStyle(document.querySelector('.site-header')).backgroundColor"
     )
     assert background == "rgb(0, 83, 155)"
+
+
+# WCAG 2 contrast of every element's own text against the first opaque background behind it.
+LOW_CONTRAST_TEXT = """() => {
+  const rgb = (color) => color.match(/[\\d.]+/g).map(Number);
+  const luminance = ([r, g, b]) => {
+    const channel = (c) => {
+      c /= 255;
+      return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+    };
+    return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b);
+  };
+  const background = (element) => {
+    for (let node = element; node; node = node.parentElement) {
+      const color = rgb(getComputedStyle(node).backgroundColor);
+      if (color.length === 3 || color[3] === 1) return color.slice(0, 3);
+    }
+    return [255, 255, 255];
+  };
+  const ratio = (a, b) => {
+    const [light, dark] = [luminance(a), luminance(b)].sort((x, y) => y - x);
+    return (light + 0.05) / (dark + 0.05);
+  };
+  return [...document.querySelectorAll("body *")]
+    .filter((element) => element.checkVisibility() && [...element.childNodes]
+      .some((node) => node.nodeType === Node.TEXT_NODE && node.textContent.trim()))
+    .map((element) => [element, ratio(rgb(getComputedStyle(element).color), background(element))])
+    .filter(([, contrast]) => contrast < 4.5)
+    .map(([element, contrast]) => `${element.textContent.trim()}: ${contrast.toFixed(2)}`);
+}"""
+
+
+def test_text_has_at_least_4_5_to_1_contrast(careers: CareersStack, page: Page) -> None:
+    job = careers.post_job(title="Medical Librarian")
+    for path in ("/", "/jobs", f"/jobs/{job['job_id']}"):
+        page.goto(f"{careers.url}{path}")
+        page.wait_for_load_state("networkidle")
+        assert page.evaluate(LOW_CONTRAST_TEXT) == [], path
