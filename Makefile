@@ -6,6 +6,8 @@ UV := .local/bootstrap/bin/uv
 export UV
 
 .PHONY: help up down logs seed bench faults status test lint format sync browser screenshots
+.PHONY: compose-up compose-down compose-test test-containers
+COMPOSE := docker compose --env-file .local/docker/compose.env
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -56,6 +58,23 @@ browser: sync ## the real-Chromium suite alone: the careers site through the gat
 screenshots: sync ## remake docs/screenshots/*.png of the careers site
 	bash deploy/local/infra.sh start
 	.venv/bin/python -m tests.browser.screenshots
+
+compose-up: sync ## Docker: engine and plugins when missing, the images, the compose stack (health-gated)
+	bash deploy/docker/engine.sh
+	.venv/bin/python deploy/docker/images.py
+	@t=$$SECONDS; $(COMPOSE) up --detach --no-build --wait --quiet-pull && \
+		echo "compose up (healthy) in $$((SECONDS - t)) s" && $(COMPOSE) ps --format '{{.Service}}\t{{.Ports}}'
+
+compose-down: ## stop the compose stack and delete its volumes
+	@[[ ! -f .local/docker/compose.env ]] || $(COMPOSE) down --volumes --remove-orphans
+
+compose-test: sync ## the compose end-to-end test against `make compose-up`'s stack (takes it down last)
+	.venv/bin/pytest -m compose tests/compose
+
+test-containers: sync ## the shared integration and email end-to-end tests on testcontainers
+	bash deploy/docker/engine.sh
+	.venv/bin/python deploy/docker/images.py --base
+	TEST_INFRA=containers .venv/bin/pytest -m "integration" shared/tests tests/test_emails_end_to_end.py
 
 logs: ## follow the services' logs
 	@tail -n 50 -F .local/logs/*.log

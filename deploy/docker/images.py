@@ -2,6 +2,7 @@
 
     python deploy/docker/images.py           base images, then the project's three images;
                                              writes .local/docker/compose.env
+    python deploy/docker/images.py --base    only the base images (what the test fixtures run)
     python deploy/docker/images.py --sizes   the size of each image in compose.env
 
 Base images: an official image (the defaults in docker-compose.yml and the Dockerfile) is used
@@ -292,12 +293,15 @@ def print_sizes() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--base", action="store_true", help="only the base images")
     parser.add_argument("--sizes", action="store_true", help="print the image sizes")
-    if parser.parse_args().sizes:
+    options = parser.parse_args()
+    if options.sizes:
         print_sizes()
         return
     images = resolve_base_images()
-    ensure_service_images(images["PYTHON_IMAGE"], os.environ.get("TAG", "latest"))
+    if not options.base:
+        ensure_service_images(images["PYTHON_IMAGE"], os.environ.get("TAG", "latest"))
     write_env_file(images)
     print(f"images.py: image names and secrets in {ENV_FILE.relative_to(ROOT)}")
 

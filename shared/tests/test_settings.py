@@ -120,3 +120,11 @@ def test_service_with_malformed_bootstrap_servers_stops_at_start_saying_why() ->
     )
     assert result.returncode != 0
     assert "KAFKA_BOOTSTRAP_SERVERS entry '127.0.0.1:19091;127.0.0.1:19092'" in result.stderr
+
+
+def test_empty_smtp_login_means_no_login(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SMTP_USERNAME", "")
+    monkeypatch.setenv("SMTP_PASSWORD", "")
+    settings = NotificationsSettings()
+    assert settings.smtp_username is None
+    assert settings.smtp_password is None

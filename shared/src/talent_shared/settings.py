@@ -118,6 +118,13 @@ class ServiceSettings(BaseSettings):
         # Browsers send the scheme and host in lower case; a listed origin matches exactly.
         return tuple(origin.lower() for origin in origins)
 
+    @field_validator("smtp_username", "smtp_password", mode="before")
+    @classmethod
+    def _empty_smtp_login_is_none(cls, value: object) -> object:
+        # Compose passes `SMTP_USERNAME=${SMTP_USERNAME:-}`: empty means "no login", not AUTH
+        # with an empty name (which a server without AUTH refuses).
+        return None if value == "" else value
+
     @field_validator("kafka_bootstrap_servers", mode="before")
     @classmethod
     def _bootstrap_servers_are_a_list(cls, value: str | list[str]) -> list[str]:
