@@ -8,6 +8,7 @@ import pytest
 from tests.compose.stack import (
     APP_PORTS,
     ENV_FILE,
+    GATEWAY_PORT,
     MAIL_UI_PORT,
     ComposeStack,
     env_value,
@@ -21,6 +22,7 @@ async def compose_stack() -> AsyncIterator[ComposeStack]:
         pytest.fail(f"{ENV_FILE} missing: run `make compose-up` first")
     urls = {name: published_url(name, port) for name, port in APP_PORTS.items()}
     urls["mail"] = published_url("mailpit", MAIL_UI_PORT)
+    urls["gateway"] = published_url("gateway", GATEWAY_PORT)
     clients = {name: httpx.AsyncClient(base_url=url, timeout=10) for name, url in urls.items()}
     try:
         yield ComposeStack(

@@ -15,6 +15,7 @@ from tests.support.infra import REPO_ROOT, eventually
 ENV_FILE = Path(os.environ.get("COMPOSE_ENV_FILE", REPO_ROOT / ".local" / "docker" / "compose.env"))
 APP_PORTS = {"signup": 8001, "jobs": 8002, "notifications": 8003}
 MAIL_UI_PORT = 8025
+GATEWAY_PORT = 8080
 
 
 def compose(*args: str) -> str:
@@ -57,6 +58,7 @@ class ComposeStack:
     jobs: httpx.AsyncClient
     notifications: httpx.AsyncClient
     mail: httpx.AsyncClient  # the mail sink's API (Mailpit's, or the stand-in's subset of it)
+    gateway: httpx.AsyncClient  # the public origin: the careers site and the API routes
     admin_headers: dict[str, str]
 
     async def messages_to(self, address: str) -> list[dict[str, Any]]:

@@ -48,6 +48,18 @@ async def test_posted_job_is_viewed_and_shows_in_recently_viewed(
     assert await recently_viewed(compose_stack, visitor) == [job_id]
 
 
+async def test_gateway_serves_the_careers_site_and_routes_the_api(
+    compose_stack: ComposeStack,
+) -> None:
+    job_id = await post_job(compose_stack, unique("Staff Nurse"))
+    home = await compose_stack.gateway.get("/")
+    assert home.status_code == 200
+    assert home.headers["content-type"].startswith("text/html")
+    routed = await compose_stack.gateway.get(f"/v1/jobs/{job_id}")
+    assert routed.status_code == 200
+    assert routed.json()["job_id"] == job_id
+
+
 async def test_sign_up_welcome_email_reaches_the_mail_sink(compose_stack: ComposeStack) -> None:
     email = f"{unique('candidate')}@example.org"
     await sign_up(compose_stack, email)

@@ -50,7 +50,7 @@ def test_compose_file_passes_the_compose_spec_schema(compose: dict[str, Any]) ->
 
 
 def test_stack_has_kafka_postgres_mailpit_and_the_services(services: dict[str, Any]) -> None:
-    expected = {"kafka", "postgres", "mailpit", *APP_SERVICES}
+    expected = {"kafka", "postgres", "mailpit", "gateway", *APP_SERVICES}
     expected |= {f"{name}-migrate" for name in APP_SERVICES}
     assert set(services) == expected
 
@@ -98,13 +98,27 @@ def test_postgres_init_script_creates_the_three_databases(services: dict[str, An
         assert f"CREATE DATABASE {database};" in script
 
 
+def test_gateway_serves_the_rendered_route_table_and_the_site_read_only(
+    services: dict[str, Any],
+) -> None:
+    gateway = services["gateway"]
+    assert gateway["image"].startswith("${NGINX_IMAGE:-nginx:")
+    assert gateway["ports"] == ["${GATEWAY_HOST_PORT:-8080}:8080"]
+    assert set(gateway["volumes"]) == {
+        "./deploy/gateway/nginx.compose.conf:/etc/nginx/conf.d/default.conf:ro",
+        "./web:/usr/share/nginx/html:ro",
+    }
+    for name in APP_SERVICES:
+        assert gateway["depends_on"][name]["condition"] == "service_healthy"
+
+
 def test_mailpit_serves_smtp_and_its_web_ui(services: dict[str, Any]) -> None:
     assert services["mailpit"]["image"].startswith("${MAIL_IMAGE:-axllent/mailpit:")
     ports = {"${SMTP_HOST_PORT:-1025}:1025", "${MAIL_UI_HOST_PORT:-8025}:8025"}
     assert ports <= set(services["mailpit"]["ports"])
 
 
-@pytest.mark.parametrize("name", ["kafka", "postgres", "mailpit", *APP_SERVICES])
+@pytest.mark.parametrize("name", ["kafka", "postgres", "mailpit", "gateway", *APP_SERVICES])
 def test_long_running_services_have_a_health_check(services: dict[str, Any], name: str) -> None:
     assert services[name]["healthcheck"]["test"]
 
