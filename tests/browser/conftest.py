@@ -47,7 +47,7 @@ class _QuietHandler(SimpleHTTPRequestHandler):
         pass
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def second_origin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecondOrigin]:
     origin = SecondOrigin(tmp_path_factory.mktemp("second-origin"))
     thread = threading.Thread(target=origin.server.serve_forever, daemon=True)
@@ -59,7 +59,8 @@ def second_origin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecondOr
         origin.server.server_close()
 
 
-@pytest.fixture(scope="session")
+# Per package: the stack stops once the browser tests are done, before the suites that follow.
+@pytest.fixture(scope="package")
 def careers(
     tmp_path_factory: pytest.TempPathFactory, second_origin: SecondOrigin
 ) -> Iterator[CareersStack]:
