@@ -1,10 +1,13 @@
 """talent.js embedded in a page of another origin (tests/browser/conftest.py EMBEDDING_PAGE)."""
 
+import uuid
+
 import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import SecondOrigin
+from tests.browser.links import welcome_email
 from tests.browser.stack import CareersStack
 
 pytestmark = pytest.mark.browser
@@ -64,3 +67,17 @@ def test_views_still_count_when_storage_is_blocked(
             break
         page.wait_for_timeout(250)
     assert [item["job_id"] for item in recent] == [job["job_id"]]  # type: ignore[index]
+
+
+def test_a_listed_origin_signs_up_and_shows_featured_jobs_with_talent_js(
+    careers: CareersStack, second_origin: SecondOrigin, page: Page
+) -> None:
+    featured = careers.post_job(title="Flight Nurse", featured=True)
+    email = f"embedded-{uuid.uuid4().hex[:8]}@example.org"
+    page.goto(f"{second_origin.listed}/embed.html")
+    page.evaluate("TalentNetwork.renderFeaturedJobs(document.getElementById('recent'))")
+    expect(page.locator("#recent")).to_contain_text(str(featured["title"]))
+    signup = {"email": email, "first_name": "Mary", "last_name": "Seacole", "consent": True}
+    result = page.evaluate("body => TalentNetwork.request('POST', '/v1/signups', body)", signup)
+    assert result["status"] == "subscribed"
+    assert welcome_email(careers, email)["Subject"] == "Welcome to our Talent Network, Mary"
