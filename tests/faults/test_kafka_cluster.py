@@ -1,7 +1,8 @@
 """A three-broker cluster (KRaft, replication factor 3, min.insync.replicas=2): one broker is
 SIGKILLed while job views and sign-ups flow, and nothing accepted is lost or duplicated. Once with
 a single bootstrap address, once with the bootstrap list naming all three brokers, the first-named
-one down while the services start."""
+one down while the services start. Last, with every broker down, a batch of job views gets 503
+with Retry-After, never a 202 for events that are not durably in Kafka."""
 
 import asyncio
 from collections.abc import AsyncIterator
@@ -10,10 +11,15 @@ from pathlib import Path
 import httpx
 import pytest
 
+from services.jobs.tests.helpers import new_visitor, post_job
+from talent_jobs.app import create_app as create_jobs_app
+from talent_jobs.settings import JobsSettings
 from talent_shared.kafka import create_broker, ensure_topics
 from talent_shared.settings import ServiceSettings
 from tests.faults.harness import run_and_check, workload
 from tests.faults.stack import fault_stack
+from tests.support.fixtures import running, settings_for_test
+from tests.support.infra import fresh_database
 from tests.support.kafka_cluster import KafkaCluster, kafka_cluster
 
 # A three-JVM cluster start on a loaded 2-core machine can take a while.
@@ -96,3 +102,42 @@ async def test_services_start_with_the_first_named_broker_down_and_survive_a_bro
         load = await workload(stack, client)
         scenario = f"{SCENARIO}, bootstrap list of 3 (first down at start)"
         await run_and_check(stack, load, scenario, kill_a_broker, after=10)
+
+
+@pytest.fixture
+async def jobs_on_cluster(cluster: KafkaCluster) -> AsyncIterator[httpx.AsyncClient]:
+    async with fresh_database("jobs") as database:
+        settings = settings_for_test(
+            JobsSettings,
+            database,
+            kafka_bootstrap_servers=cluster.bootstrap(),
+            kafka_replication_factor=3,
+        )
+        async with running(create_jobs_app(settings)) as client:
+            yield client
+
+
+async def test_batch_is_503_with_retry_after_while_every_broker_is_down(
+    cluster: KafkaCluster, jobs_on_cluster: httpx.AsyncClient
+) -> None:
+    job = await post_job(jobs_on_cluster)
+    events = [{"visitor_id": new_visitor(), "job_id": job["job_id"]} for _ in range(50)]
+    before = await jobs_on_cluster.post("/v1/job-views/batch", json={"events": events})
+    assert before.status_code == 202, before.text
+    for node in cluster.nodes:
+        await asyncio.to_thread(cluster.kill, node)
+    try:
+        response = await jobs_on_cluster.post("/v1/job-views/batch", json={"events": events})
+    finally:
+        await restart_all(cluster)  # the service then stops cleanly, as it would in production
+    assert response.status_code == 503, response.text
+    assert response.headers["retry-after"] == "1"
+    detail = response.json()["detail"]
+    assert detail == "the job views could not be recorded right now; retry shortly"
+
+
+async def restart_all(cluster: KafkaCluster) -> None:
+    for node in cluster.nodes:  # all at once: a node waits for a quorum before it starts
+        cluster.launch(node)
+    for node in cluster.nodes:
+        await asyncio.to_thread(cluster.wait_started, node)
