@@ -171,6 +171,7 @@ def stage_kafka_libs(context: Path) -> None:
             "mvn",
             "-B",
             "-q",
+            "-Dstyle.color=never",
             "-f",
             str(pom),
             "dependency:copy-dependencies",
