@@ -1,0 +1,70 @@
+"""The stand-in images and the image switch, checked offline (the compose test builds them)."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from deploy.docker import images
+from tests.support import containers
+from tests.support.infra import REPO_ROOT
+
+DOCKERFILE = (REPO_ROOT / "Dockerfile").read_text()
+FINAL_STAGE = re.split(r"^FROM ", DOCKERFILE, flags=re.MULTILINE)[-1]
+
+
+@pytest.mark.parametrize("stand_in", images.STAND_INS, ids=lambda s: s.variable)
+def test_stand_in_is_never_tagged_with_an_official_name(stand_in: images.StandIn) -> None:
+    assert stand_in.tag.startswith("talent-standin/")
+
+
+@pytest.mark.parametrize("stand_in", images.STAND_INS, ids=lambda s: s.variable)
+def test_stand_in_is_built_on_the_debootstrap_base(stand_in: images.StandIn) -> None:
+    dockerfile = (images.HERE / stand_in.directory / "Dockerfile").read_text()
+    assert "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\n" in dockerfile
+
+
+def test_every_stand_in_replaces_an_official_default_of_compose_or_the_dockerfile() -> None:
+    defaults = images.official_defaults()
+    assert {stand_in.variable for stand_in in images.STAND_INS} == set(defaults)
+    assert not any(name.startswith("talent-standin/") for name in defaults.values())
+
+
+def test_dockerfile_pulls_no_frontend_image() -> None:
+    assert not re.search(r"^# ?syntax=", DOCKERFILE, re.MULTILINE)
+
+
+def test_ca_bundle_is_a_build_secret_of_the_build_stage_only() -> None:
+    assert "--mount=type=secret,id=ca_bundle" in DOCKERFILE
+    assert "ca_bundle" not in FINAL_STAGE
+    assert not re.search(r"^(COPY|ADD) .*(ca_bundle|\.crt|\.pem)", DOCKERFILE, re.MULTILINE)
+
+
+def test_debian_mirror_comes_from_the_machines_apt_sources() -> None:
+    mirror = images.debian_mirror()
+    sources = [*Path("/etc/apt").glob("sources.list*"), *Path("/etc/apt").glob("*/*.sources")]
+    assert any(mirror in path.read_text() for path in sources if path.is_file())
+
+
+def test_fixture_image_is_the_variable_when_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KAFKA_IMAGE", "registry.example.org/kafka:1")
+    assert containers.compose_image("KAFKA_IMAGE") == "registry.example.org/kafka:1"
+
+
+def test_fixture_image_is_compose_env_file_choice_else_compose_default(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("POSTGRES_IMAGE", raising=False)
+    env_file = tmp_path / "compose.env"
+    monkeypatch.setattr(containers, "COMPOSE_ENV_FILE", env_file)
+    assert (
+        containers.compose_image("POSTGRES_IMAGE") == images.official_defaults()["POSTGRES_IMAGE"]
+    )
+    env_file.write_text("POSTGRES_IMAGE=talent-standin/postgres:15\n")
+    assert containers.compose_image("POSTGRES_IMAGE") == "talent-standin/postgres:15"
+
+
+def test_unknown_test_infra_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TEST_INFRA", "docker")
+    with pytest.raises(pytest.UsageError, match="TEST_INFRA"):
+        containers.enabled()
