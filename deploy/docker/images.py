@@ -166,19 +166,12 @@ def stage_kafka_libs(context: Path) -> None:
     if (local / ".pom.sha256").exists() and (local / ".pom.sha256").read_text().strip() == stamp:
         shutil.copytree(local, libs, ignore=shutil.ignore_patterns(".*"))
         return
-    subprocess.run(
-        [
-            "mvn",
-            "-B",
-            "-q",
-            "-Dstyle.color=never",
-            "-f",
-            str(pom),
-            "dependency:copy-dependencies",
-            f"-DoutputDirectory={libs}",
-        ],
-        check=True,
+    command = ["mvn", "-B", "-q", "-f", str(pom), "dependency:copy-dependencies"]
+    resolved = subprocess.run(
+        [*command, f"-DoutputDirectory={libs}"], capture_output=True, text=True, check=False
     )
+    if resolved.returncode != 0:
+        sys.exit(f"images.py: mvn could not resolve the Kafka jars:\n{resolved.stdout}")
 
 
 def ensure_stand_in(stand_in: StandIn) -> None:
@@ -283,7 +276,7 @@ def write_env_file(images: dict[str, str]) -> None:
 
 def print_sizes() -> None:
     pairs = [line.split("=", 1) for line in ENV_FILE.read_text().splitlines()]
-    images = [value for name, value in pairs if name.endswith("_IMAGE")]
+    images = [BASE_TAG, *(value for name, value in pairs if name.endswith("_IMAGE"))]
     images += [f"talent-network/{service}:latest" for service in SERVICES]
     print("| image | size |\n|---|---|")
     for image in images:
