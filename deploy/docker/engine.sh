@@ -25,15 +25,16 @@ ensure_engine() {
   die "dockerd did not answer within 60 s (see /var/log/dockerd.log)"
 }
 
-# build_plugin NAME PACKAGE VERSION: `go install` refuses these modules (exclude directives),
-# so build them inside a throwaway module.
+# build_plugin NAME PACKAGE VERSION VERSION_VARIABLE: `go install` refuses these modules
+# (exclude directives), so build them inside a throwaway module. The version is linked in:
+# compose refuses a buildx that does not say it is 0.17 or later.
 build_plugin() {
-  local name=$1 package=$2 version=$3 t0=$SECONDS work
-  [[ -x $PLUGINS/docker-$name ]] && return
+  local name=$1 package=$2 version=$3 variable=$4 t0=$SECONDS work
+  docker "$name" version 2>/dev/null | grep -q "$version" && return
   command -v go >/dev/null || die "go (1.22+) is needed once to build the $name plugin"
   work="$(mktemp -d)"
   (cd "$work" && go mod init plugin >/dev/null 2>&1 && go get "$package@$version" >/dev/null 2>&1 &&
-    go build -o "$PLUGINS/docker-$name.partial" "$package") || die "building docker-$name failed"
+    go build -ldflags "-X $variable=$version" -o "$PLUGINS/docker-$name.partial" "$package") || die "building docker-$name failed"
   mv "$PLUGINS/docker-$name.partial" "$PLUGINS/docker-$name"
   rm -rf "$work"
   took "docker-$name plugin built" "$t0"
@@ -41,6 +42,8 @@ build_plugin() {
 
 ensure_engine
 mkdir -p "$PLUGINS"
-build_plugin compose github.com/docker/compose/v2/cmd "$COMPOSE_VERSION"
-build_plugin buildx github.com/docker/buildx/cmd/buildx "$BUILDX_VERSION"
+build_plugin compose github.com/docker/compose/v2/cmd "$COMPOSE_VERSION" \
+  github.com/docker/compose/v2/internal.Version
+build_plugin buildx github.com/docker/buildx/cmd/buildx "$BUILDX_VERSION" \
+  github.com/docker/buildx/version.Version
 docker compose version >/dev/null || die "docker compose does not run"
