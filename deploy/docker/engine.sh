@@ -18,6 +18,8 @@ ensure_engine() {
   if ! command -v dockerd >/dev/null; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker.io >/dev/null
     took "docker.io installed" "$t0"
+    # Under systemd the package starts the engine itself.
+    docker info >/dev/null 2>&1 && return
   fi
   command -v docker >/dev/null || die "dockerd is installed but the docker CLI is not"
   setsid nohup dockerd >>/var/log/dockerd.log 2>&1 </dev/null &
