@@ -11,10 +11,13 @@ The reaper container (ryuk) would need an image pull: it is disabled, and the co
 removed by this plugin at the end of the session (and labelled, for a CI job that was killed).
 """
 
+from __future__ import annotations
+
 import asyncio
 import os
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import asyncpg
 import pytest
@@ -22,10 +25,8 @@ import pytest
 from tests.support.infra import REPO_ROOT
 from tests.support.processes import free_port
 
-os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
-
-from testcontainers.core.container import DockerContainer
-from testcontainers.core.wait_strategies import LogMessageWaitStrategy
+if TYPE_CHECKING:  # imported when used: the native runner never loads the Docker client
+    from testcontainers.core.container import DockerContainer
 
 SESSION_LABEL = {"talent.test-infrastructure": "true"}
 POSTGRES_PASSWORD = "talent"
@@ -58,6 +59,9 @@ def compose_image(variable: str) -> str:
 def kafka_container(port: int) -> DockerContainer:
     """A single KRaft node whose client port is the same inside and out, so the address it
     advertises works from the host."""
+    from testcontainers.core.container import DockerContainer
+    from testcontainers.core.wait_strategies import LogMessageWaitStrategy
+
     environment = {
         "KAFKA_NODE_ID": "1",
         "KAFKA_PROCESS_ROLES": "broker,controller",
@@ -82,6 +86,8 @@ def kafka_container(port: int) -> DockerContainer:
 
 
 def postgres_container(port: int) -> DockerContainer:
+    from testcontainers.core.container import DockerContainer
+
     return (
         DockerContainer(compose_image("POSTGRES_IMAGE"))
         .with_envs(
@@ -112,6 +118,8 @@ class ContainerInfrastructure:
     containers: list[DockerContainer] = field(default_factory=list)
 
     def start(self) -> None:
+        # testcontainers reads this when first imported, which is below.
+        os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
         kafka_port, postgres_port = free_port(), free_port()
         for container in (kafka_container(kafka_port), postgres_container(postgres_port)):
             self.containers.append(container)
