@@ -6,7 +6,7 @@ UV := .local/bootstrap/bin/uv
 export UV
 
 .PHONY: help up down logs seed bench faults status test lint format sync browser screenshots
-.PHONY: compose-up compose-down compose-test test-containers
+.PHONY: compose-up compose-down compose-test test-containers test-native
 COMPOSE := docker compose --env-file .local/docker/compose.env
 
 help: ## list the targets
@@ -88,5 +88,8 @@ format: sync ## apply ruff's fixes and formatting
 	$(UV) run --frozen ruff check --fix .
 	$(UV) run --frozen ruff format .
 
-test: lint ## lint, start the infrastructure when needed, run every test
+test: sync ## every test, each stage timed: lint, native, compose end to end, testcontainers
+	bash deploy/test_stages.sh
+
+test-native: sync ## the native tests alone (starts the local infrastructure when needed)
 	bash deploy/local/test.sh

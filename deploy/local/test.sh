@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make test` (after `make lint`): start the local infrastructure when needed, run every test.
+# `make test-native`: start the local infrastructure when needed, run every native test.
 # The infrastructure is left running for the next run; `make down` stops it.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."

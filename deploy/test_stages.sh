@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# `make test`: every test, stage by stage, with each stage's time at the end. Lint; the native run
+# (Kafka, PostgreSQL, SMTP, Chromium and nginx on this machine: `make test-native`); then Docker
+# (engine and plugins installed when missing, as root): the compose stack end to end and the
+# testcontainers subset. Each stage installs and starts what it needs.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+times=()
+stage() {
+  local name=$1 started=$SECONDS
+  shift
+  echo "== stage: $name"
+  "$@"
+  times+=("$(printf '%-26s %5d s' "$name" $((SECONDS - started)))")
+  echo "== stage: $name done in $((SECONDS - started)) s"
+}
+# The compose test takes the stack down itself; after a failure, this does.
+trap 'make --no-print-directory compose-down >/dev/null 2>&1 || true' EXIT
+
+stage "lint" make --no-print-directory lint
+stage "native tests" make --no-print-directory test-native
+stage "compose up (engine, images)" make --no-print-directory compose-up
+stage "compose end to end" make --no-print-directory compose-test
+stage "testcontainers subset" make --no-print-directory test-containers
+printf '%s\n' "== stage times" "${times[@]}" "$(printf '%-26s %5d s' total "$SECONDS")"
