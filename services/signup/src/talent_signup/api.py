@@ -1,6 +1,7 @@
 """HTTP routes of the signup service: thin, they validate, call ``service`` and map errors."""
 
 import contextlib
+from collections.abc import Callable
 from typing import Annotated, Any
 from urllib.parse import urlencode
 from uuid import UUID
@@ -21,7 +22,7 @@ from talent_signup.models import (
     SignupRequest,
     SignupResponse,
 )
-from talent_signup.pages import confirmation_page, unsubscribe_page
+from talent_signup.pages import CONFIRMATION_PAGE, UNSUBSCRIBE_PAGE, LinkPage
 from talent_signup.runtime import SignupRuntime
 
 router = APIRouter(prefix="/v1")
@@ -105,21 +106,7 @@ def _confirming(runtime: SignupRuntime, token: str) -> UUID:
 async def confirmation(request: Request, token: Token, runtime: Runtime) -> HTMLResponse:
     """The confirmation email's link: a page with a button that POSTs. Opening the link
     confirms nothing, so a link scanner never signs anyone up."""
-    try:
-        _confirming(runtime, token)
-    except HTTPException:
-        page = confirmation_page(
-            heading="This link is not valid",
-            message="The confirmation link is incomplete or has expired. "
-            "Sign up again to get a new one.",
-        )
-        return HTMLResponse(page, status_code=status.HTTP_400_BAD_REQUEST)
-    page = confirmation_page(
-        heading="Confirm your Talent Network sign-up",
-        message="Confirm that you want job alerts and Talent Network emails at this address.",
-        form_action=f"{request.url.path}?{urlencode({'token': token})}",  # relative: proxy-safe
-    )
-    return HTMLResponse(page, headers={"Cache-Control": "no-store"})
+    return _link_page(request, token, CONFIRMATION_PAGE, valid=_reads(_confirming, runtime, token))
 
 
 @router.post(
@@ -150,12 +137,7 @@ async def confirm(
             status.HTTP_404_NOT_FOUND, "this sign-up is no longer there: sign up again"
         ) from error
     if _wants_html(request):
-        return HTMLResponse(
-            confirmation_page(
-                heading="You are signed up",
-                message="Welcome to the Talent Network: your welcome email is on its way.",
-            )
-        )
+        return HTMLResponse(CONFIRMATION_PAGE.render_done())
     return JSONResponse(
         ConfirmationResult(candidate_id=candidate_id, status=state).model_dump(mode="json")
     )
@@ -263,6 +245,23 @@ def _unsubscribing(runtime: SignupRuntime, token: str) -> UUID:
     raise InvalidTokenError("neither an unsubscribe nor a manage token")
 
 
+def _reads(read: Callable[[SignupRuntime, str], UUID], runtime: SignupRuntime, token: str) -> bool:
+    try:
+        read(runtime, token)
+    except (InvalidTokenError, HTTPException):
+        return False
+    return True
+
+
+def _link_page(request: Request, token: str, page: LinkPage, *, valid: bool) -> HTMLResponse:
+    """The page behind an emailed link; its button posts back to the same path (relative, so
+    it works behind the gateway)."""
+    if not valid:
+        return HTMLResponse(page.render(form_action=None), status_code=status.HTTP_400_BAD_REQUEST)
+    action = f"{request.url.path}?{urlencode({'token': token})}"
+    return HTMLResponse(page.render(form_action=action), headers={"Cache-Control": "no-store"})
+
+
 def _wants_html(request: Request) -> bool:
     return "text/html" in request.headers.get("accept", "")
 
@@ -273,21 +272,8 @@ async def unsubscribe_confirmation(
 ) -> HTMLResponse:
     """A page with a confirm button that POSTs. Following the link changes nothing, so a link
     scanner never unsubscribes anyone."""
-    try:
-        _unsubscribing(runtime, token)
-    except InvalidTokenError:
-        page = unsubscribe_page(
-            heading="This link is not valid",
-            message="The unsubscribe link is incomplete or has expired. "
-            "Use the link in a recent Talent Network email.",
-        )
-        return HTMLResponse(page, status_code=status.HTTP_400_BAD_REQUEST)
-    page = unsubscribe_page(
-        heading="Unsubscribe from Talent Network emails?",
-        message="You will get no more job alerts or digests. You can sign up again at any time.",
-        form_action=f"{request.url.path}?{urlencode({'token': token})}",  # relative: proxy-safe
-    )
-    return HTMLResponse(page, headers={"Cache-Control": "no-store"})
+    valid = _reads(_unsubscribing, runtime, token)
+    return _link_page(request, token, UNSUBSCRIBE_PAGE, valid=valid)
 
 
 @router.post(
@@ -317,12 +303,7 @@ async def unsubscribe(
     except service.CandidateNotFoundError as error:
         raise _not_found(candidate_id) from error
     if _wants_html(request):
-        return HTMLResponse(
-            unsubscribe_page(
-                heading="You are unsubscribed",
-                message="You will get no more Talent Network job alerts or digests.",
-            )
-        )
+        return HTMLResponse(UNSUBSCRIBE_PAGE.render_done())
     return JSONResponse({"candidate_id": str(candidate_id), "status": "unsubscribed"})
 
 

@@ -1,4 +1,8 @@
-"""The small HTML pages of the unsubscribe and confirmation flows (Jinja2, autoescaped)."""
+"""The small HTML pages behind emailed links: unsubscribe and sign-up confirmation (Jinja2,
+autoescaped). Each shows a button that POSTs, so opening the link changes nothing and a link
+scanner never acts for anyone."""
+
+from dataclasses import dataclass
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
@@ -7,14 +11,46 @@ _templates = Environment(
 )
 
 
-def unsubscribe_page(*, heading: str, message: str, form_action: str | None = None) -> str:
-    return _templates.get_template("unsubscribe_confirm.html").render(
-        heading=heading, message=message, form_action=form_action
-    )
+@dataclass(frozen=True)
+class LinkPage:
+    template: str
+    heading: str
+    message: str
+    invalid_message: str  # when the link's token is forged, altered or expired
+    done_heading: str  # after the button was pressed
+    done_message: str
+
+    def render(self, *, form_action: str | None) -> str:
+        """The page with its button posting to ``form_action``; the "not valid" page without."""
+        valid = form_action is not None
+        return _templates.get_template(self.template).render(
+            heading=self.heading if valid else "This link is not valid",
+            message=self.message if valid else self.invalid_message,
+            form_action=form_action,
+        )
+
+    def render_done(self) -> str:
+        return _templates.get_template(self.template).render(
+            heading=self.done_heading, message=self.done_message, form_action=None
+        )
 
 
-def confirmation_page(*, heading: str, message: str, form_action: str | None = None) -> str:
-    """The double opt-in link's page: a button that POSTs, so opening the link confirms nothing."""
-    return _templates.get_template("signup_confirm.html").render(
-        heading=heading, message=message, form_action=form_action
-    )
+UNSUBSCRIBE_PAGE = LinkPage(
+    template="unsubscribe_confirm.html",
+    heading="Unsubscribe from Talent Network emails?",
+    message="You will get no more job alerts or digests. You can sign up again at any time.",
+    invalid_message="The unsubscribe link is incomplete or has expired. "
+    "Use the link in a recent Talent Network email.",
+    done_heading="You are unsubscribed",
+    done_message="You will get no more Talent Network job alerts or digests.",
+)
+
+CONFIRMATION_PAGE = LinkPage(
+    template="signup_confirm.html",
+    heading="Confirm your Talent Network sign-up",
+    message="Confirm that you want job alerts and Talent Network emails at this address.",
+    invalid_message="The confirmation link is incomplete or has expired. "
+    "Sign up again to get a new one.",
+    done_heading="You are signed up",
+    done_message="Welcome to the Talent Network: your welcome email is on its way.",
+)
