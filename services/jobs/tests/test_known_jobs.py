@@ -21,11 +21,10 @@ class CountingPool:
         self.acquired += 1
         yield self
 
-    async def fetchval(self, _sql: str, job_id: UUID) -> bool | None:
-        return True if job_id in self.existing else None
-
-    async def fetch(self, _sql: str) -> list[dict[str, UUID]]:
-        return [{"job_id": job_id} for job_id in self.existing]
+    async def fetch(self, _sql: str, *among: list[UUID]) -> list[dict[str, UUID]]:
+        """Every id (warming up), or those of ``among`` that exist (a lookup)."""
+        wanted = set(among[0]) if among else self.existing
+        return [{"job_id": job_id} for job_id in self.existing & wanted]
 
 
 async def test_known_job_is_answered_without_a_query() -> None:

@@ -25,21 +25,15 @@ class KnownJobs:
         self._ids.add(job_id)
 
     async def exists(self, pool: Pool, job_id: UUID) -> bool:
-        if job_id in self._ids:
-            return True
-        async with pool.acquire() as connection:
-            found = await repository.job_exists(connection, job_id)
-        if found:
-            self._ids.add(job_id)
-        return found
+        return not await self.unknown_among(pool, [job_id])
 
     async def unknown_among(self, pool: Pool, job_ids: Iterable[UUID]) -> set[UUID]:
-        """Which of ``job_ids`` are no job's id; ids not seen yet share one connection."""
+        """Which of ``job_ids`` are no job's id; the ids not seen yet cost one query together."""
         unseen = {job_id for job_id in job_ids if job_id not in self._ids}
         if not unseen:
             return set()
         async with pool.acquire() as connection:
-            found = {job_id for job_id in unseen if await repository.job_exists(connection, job_id)}
+            found = await repository.existing_job_ids(connection, list(unseen))
         self._ids |= found
         return unseen - found
 

@@ -88,8 +88,10 @@ async def close_job(connection: Connection, job_id: UUID) -> asyncpg.Record | No
     )
 
 
-async def job_exists(connection: Connection, job_id: UUID) -> bool:
-    return bool(await connection.fetchval("SELECT true FROM jobs WHERE job_id = $1", job_id))
+async def existing_job_ids(connection: Connection, job_ids: list[UUID]) -> set[UUID]:
+    """Which of ``job_ids`` are jobs' ids, in one round trip."""
+    rows = await connection.fetch("SELECT job_id FROM jobs WHERE job_id = ANY($1::uuid[])", job_ids)
+    return {row["job_id"] for row in rows}
 
 
 async def all_job_ids(connection: Connection) -> list[UUID]:
