@@ -70,11 +70,13 @@ async def update_preferences(
     keywords: list[str],
     alert_frequency: str,
     subscribed: bool,
-) -> None:
-    await connection.execute(
+) -> asyncpg.Record | None:
+    """The subscriber as updated (email, first name, subscribed), or None when there is none."""
+    return await connection.fetchrow(
         """UPDATE subscribers SET interests = $2, locations = $3, keywords = $4,
                   alert_frequency = $5, subscribed = $6, updated_at = clock_timestamp()
-           WHERE candidate_id = $1""",
+           WHERE candidate_id = $1
+           RETURNING email, first_name, subscribed""",
         candidate_id,
         interests,
         locations,
@@ -113,12 +115,6 @@ async def erase(connection: Connection, candidate_id: UUID) -> None:
                   last_error = CASE WHEN status = 'pending' THEN 'candidate erased' END
            WHERE candidate_id = $1""",
         candidate_id,
-    )
-
-
-async def fetch_subscriber(connection: Connection, candidate_id: UUID) -> asyncpg.Record | None:
-    return await connection.fetchrow(
-        "SELECT * FROM subscribers WHERE candidate_id = $1", candidate_id
     )
 
 

@@ -143,9 +143,8 @@ async def _on_preferences_changed(
     """Apply new preferences, then catch up on jobs posted or updated after the change that the
     jobs consumer matched against the old ones because this event arrived later: the outcome is
     the same whichever topic's event is consumed first."""
-    if await repository.is_erased(connection, data.candidate_id):
-        return
-    await repository.update_preferences(
+    # An erased (or never seen) candidate has no row: nothing is updated, nothing follows.
+    subscriber = await repository.update_preferences(
         connection,
         data.candidate_id,
         interests=data.interests,
@@ -154,7 +153,6 @@ async def _on_preferences_changed(
         alert_frequency=data.alert_frequency,
         subscribed=data.subscribed,
     )
-    subscriber = await repository.fetch_subscriber(connection, data.candidate_id)
     if subscriber is None or not subscriber["subscribed"] or data.alert_frequency == "never":
         return
     jobs = await repository.open_jobs_matching(
