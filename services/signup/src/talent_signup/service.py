@@ -303,15 +303,27 @@ async def erase_expired_pending(
     """Erase sign-ups left unconfirmed for ``max_age_seconds``, as an admin erasure would;
     returns how many. Safe on several replicas at once (locked rows are skipped)."""
     async with pool.acquire() as connection, connection.transaction():
-        expired = await repository.lock_expired_pending(
-            connection, max_age_seconds=max_age_seconds, limit=limit
+        expired = await erase_expired_pending_in(
+            connection, secret=secret, max_age_seconds=max_age_seconds, limit=limit
         )
-        for candidate_id in expired:
-            await _erase_in(connection, candidate_id, secret, f"expired-pending:{uuid4()}")
     if expired:
         relay.wake()
         log.info("unconfirmed sign-ups erased", count=len(expired))
     return len(expired)
+
+
+async def erase_expired_pending_in(
+    connection: Connection, *, secret: str, max_age_seconds: float, limit: int
+) -> list[UUID]:
+    """The sweep inside the caller's transaction. A sign-up being confirmed right now is locked
+    by its confirmation, so it is skipped; one this erases, a confirmation waits for and then
+    finds gone."""
+    expired = await repository.lock_expired_pending(
+        connection, max_age_seconds=max_age_seconds, limit=limit
+    )
+    for candidate_id in expired:
+        await _erase_in(connection, candidate_id, secret, f"expired-pending:{uuid4()}")
+    return expired
 
 
 async def prune_rate_limits(*, pool: Pool) -> int:
