@@ -12,7 +12,7 @@ import base64
 import subprocess
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +52,18 @@ group.initial.rebalance.delay.ms=0
 broker.heartbeat.interval.ms=1000
 broker.session.timeout.ms=4000
 """
+
+
+def new_cluster_id(random_bytes: Callable[[], bytes] = lambda: uuid.uuid4().bytes) -> str:
+    """A KRaft cluster id: URL-safe base64 of 16 random bytes, never starting with "-".
+
+    Kafka's own ``Uuid.randomUuid`` draws again for a leading dash, because the storage
+    tool's argument parser would take such an id for an option (1 draw in 64).
+    """
+    while True:
+        cluster_id = base64.urlsafe_b64encode(random_bytes()).rstrip(b"=").decode()
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 @dataclass
@@ -131,7 +143,7 @@ class KafkaCluster:
         """Write each node's properties and format its storage with one cluster id."""
         self.libs = kafka_jars(self.directory)
         voters = ",".join(f"{n.node_id}@127.0.0.1:{n.controller_port}" for n in self.nodes)
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        cluster_id = new_cluster_id()
         formats = []
         for node in self.nodes:
             node.directory.mkdir(parents=True, exist_ok=True)
@@ -150,8 +162,7 @@ class KafkaCluster:
                         node,
                         "kafka.tools.StorageTool",
                         "format",
-                        "-t",
-                        cluster_id,
+                        f"--cluster-id={cluster_id}",
                         "-c",
                         str(node.properties),
                     ),
