@@ -1,7 +1,8 @@
 """Every image the compose stack and the testcontainers fixtures need, built or found.
 
-    python deploy/docker/images.py           base images, then the project's three images;
-                                             writes .local/docker/compose.env
+    python deploy/docker/images.py           base images, then the project's images (the three
+                                             services and the site); writes
+                                             .local/docker/compose.env
     python deploy/docker/images.py --base    only the base images (what the test fixtures run)
     python deploy/docker/images.py --sizes   the size of each image in compose.env
 
@@ -217,6 +218,14 @@ def ensure_service_images(python_image: str, tag: str) -> None:
         timed(f"talent-network/{service}:{tag} built", started)
 
 
+def ensure_site_image(nginx_image: str, tag: str) -> None:
+    """The careers site on the nginx image (deploy/docker/site: what Kubernetes serves)."""
+    started = time.monotonic()
+    dockerfile = ["--file", str(HERE / "site" / "Dockerfile")]
+    build(ROOT, f"talent-network/site:{tag}", "site", {"NGINX_IMAGE": nginx_image}, *dockerfile)
+    timed(f"talent-network/site:{tag} built", started)
+
+
 def resolve_base_images() -> dict[str, str]:
     defaults = official_defaults()
     chosen: dict[str, str] = {}
@@ -277,7 +286,7 @@ def write_env_file(images: dict[str, str]) -> None:
 def print_sizes() -> None:
     pairs = [line.split("=", 1) for line in ENV_FILE.read_text().splitlines()]
     images = [BASE_TAG, *(value for name, value in pairs if name.endswith("_IMAGE"))]
-    images += [f"talent-network/{service}:latest" for service in SERVICES]
+    images += [f"talent-network/{name}:latest" for name in (*SERVICES, "site")]
     print("| image | size |\n|---|---|")
     for image in images:
         result = docker("image", "inspect", "-f", "{{.Size}}", image, capture=True)
@@ -296,6 +305,7 @@ def main() -> None:
     images = resolve_base_images()
     if not options.base:
         ensure_service_images(images["PYTHON_IMAGE"], os.environ.get("TAG", "latest"))
+        ensure_site_image(images["NGINX_IMAGE"], os.environ.get("TAG", "latest"))
     write_env_file(images)
     print(f"images.py: image names and secrets in {ENV_FILE.relative_to(ROOT)}")
 

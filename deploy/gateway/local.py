@@ -21,7 +21,7 @@ from pathlib import Path
 
 import httpx
 
-from deploy.gateway.routes import REPO_ROOT, SERVICE_PORTS, WEB_ROOT, server_config
+from deploy.gateway.routes import REPO_ROOT, SERVICE_PORTS, TEMP_KINDS, WEB_ROOT, server_config
 
 READY_TIMEOUT_SECONDS = 20.0
 STOP_TIMEOUT_SECONDS = 10.0
@@ -91,7 +91,7 @@ class Gateway:
             folder.mkdir(parents=True, exist_ok=True)
         addresses = {service: f"127.0.0.1:{port}" for service, port in self.service_ports.items()}
         server = server_config(listen=str(self.port), web_root=str(WEB_ROOT), addresses=addresses)
-        temp_paths = [f"    {kind}_temp_path {temp / kind};" for kind in _TEMP_KINDS]
+        temp_paths = [f"    {kind}_temp_path {temp / kind};" for kind in TEMP_KINDS]
         self.config_path.write_text(
             "\n".join(
                 [
@@ -174,9 +174,6 @@ class Gateway:
         pid = self.pid()
         state = f"running  pid {pid:<7} {self.url}" if pid else "stopped"
         print(f"{'gateway:':<14} {state}")
-
-
-_TEMP_KINDS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
 
 
 def _worker_user() -> list[str]:

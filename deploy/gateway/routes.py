@@ -1,11 +1,13 @@
-"""The public origin's one route table, and the three gateway configurations made from it.
+"""The public origin's one route table, and the configurations made from it.
 
-The local nginx config (rendered at start by deploy/gateway/local.py), the compose nginx config
-and the Kubernetes Ingress all come from ``API_ROUTES`` and ``PAGES`` below, so a route is added
-in one place. Regenerate the committed files with ``python -m deploy.gateway.routes``;
+The local nginx config (rendered at start by deploy/gateway/local.py), the compose nginx config,
+the Kubernetes Ingress and the nginx config of the site image (what the Ingress sends the pages
+to) all come from ``API_ROUTES`` and ``PAGES`` below, so a route is added in one place.
+Regenerate the committed files with ``python -m deploy.gateway.routes``;
 tests/deploy/test_gateway.py fails when they differ from the table.
 """
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,9 +15,13 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 WEB_ROOT = REPO_ROOT / "web"
 COMPOSE_CONFIG = REPO_ROOT / "deploy" / "gateway" / "nginx.compose.conf"
 INGRESS_MANIFEST = REPO_ROOT / "deploy" / "k8s" / "base" / "ingress.yaml"
+SITE_CONFIG = REPO_ROOT / "deploy" / "docker" / "site" / "nginx.conf"
 
 # The contract's service ports (compose and Kubernetes service names are the service names).
 SERVICE_PORTS = {"signup": 8001, "jobs": 8002, "notifications": 8003}
+# The site image's nginx (deploy/docker/site): an unprivileged port, and the Service's name.
+SITE_SERVICE = "site"
+SITE_PORT = 8080
 
 # Every API path prefix, and the service that owns it. A prefix matches itself and what
 # follows a "/" (so /v1/jobs and /v1/jobs/{id}, never /v1/jobsearch).
@@ -38,6 +44,17 @@ class Page:
     path: str
     file: str
     pattern: bool = False
+
+    @property
+    def ingress_path(self) -> tuple[str, str]:
+        """The Ingress path and pathType that reach it. An Ingress has no regular expressions:
+        a pattern's literal folder (/jobs for ^/jobs/[...]+$) as a Prefix, and the site's own
+        nginx matches the pattern exactly (so /jobs/a/b is its 404)."""
+        if not self.pattern:
+            return self.path, "Exact"
+        literal = re.match(r"\^(/[A-Za-z0-9_/-]*/)", self.path)
+        assert literal, f"a page pattern starts with ^ and a literal folder: {self.path}"
+        return literal.group(1).rstrip("/"), "Prefix"
 
 
 PAGES = (
@@ -85,25 +102,50 @@ def _page_locations() -> list[str]:
     return lines
 
 
-def server_config(*, listen: str, web_root: str, addresses: dict[str, str]) -> str:
-    """Upstreams and the server block: the part every nginx config shares."""
-    lines = [
-        "# Generated from deploy/gateway/routes.py: edit the route table there, not this file.",
-        "",
-        *_upstreams(addresses),
-        "server {",
+def _common_settings(*, listen: str, web_root: str) -> list[str]:
+    """What the gateway and the site's own nginx share: the site's root and response headers."""
+    return [
         f"    listen {listen};",
         f"    root {web_root};",
         "    charset utf-8;",
         "    server_tokens off;",
-        "    client_max_body_size 1m;  # the services answer 413 themselves, past their own limits",
         "    gzip on;",
         "    gzip_types text/css application/javascript application/json;",
         "",
         f'    add_header Content-Security-Policy "{CONTENT_SECURITY_POLICY}" always;',
         '    add_header X-Content-Type-Options "nosniff" always;',
         '    add_header Referrer-Policy "same-origin" always;',
+    ]
+
+
+def _fallback_locations() -> list[str]:
+    """An API path no service owns is a JSON 404, /healthz answers, any other path is a 404."""
+    return [
+        "    location /v1/ {",
+        "        default_type application/json;",
+        '        return 404 \'{"detail":"Not Found"}\';',
+        "    }",
+        "    location = /healthz {",
+        "        default_type text/plain;",
+        "        return 200 'ok';",
+        "    }",
+        *_page_locations(),
+        "    location / {",
+        "        return 404;",
+        "    }",
+    ]
+
+
+def server_config(*, listen: str, web_root: str, addresses: dict[str, str]) -> str:
+    """Upstreams and the server block: the part every gateway nginx config shares."""
+    lines = [
+        "# Generated from deploy/gateway/routes.py: edit the route table there, not this file.",
         "",
+        *_upstreams(addresses),
+        "server {",
+        *_common_settings(listen=listen, web_root=web_root),
+        "",
+        "    client_max_body_size 1m;  # the services answer 413 themselves, past their own limits",
         "    proxy_http_version 1.1;",
         '    proxy_set_header Connection "";',
         "    proxy_set_header Host $host;",
@@ -119,17 +161,50 @@ def server_config(*, listen: str, web_root: str, addresses: dict[str, str]) -> s
         '        return 503 \'{"detail":"the service is unavailable, try again shortly"}\';',
         "    }",
         *_api_locations(),
-        "    location /v1/ {",
-        "        default_type application/json;",
-        '        return 404 \'{"detail":"Not Found"}\';',
-        "    }",
-        "    location = /healthz {",
-        "        default_type text/plain;",
-        "        return 200 'ok';",
-        "    }",
-        *_page_locations(),
-        "    location / {",
-        "        return 404;",
+        *_fallback_locations(),
+        "}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+# The temporary folders nginx writes to; under a writable folder when the root is read-only.
+TEMP_KINDS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+
+
+def site_config(
+    *,
+    listen: str = str(SITE_PORT),
+    web_root: str = "/usr/share/nginx/html",
+    run_dir: str = "/tmp",
+    access_log: str = "/dev/stdout",
+) -> str:
+    """The whole nginx.conf of the site image: the pages and static files of the gateway, no
+    proxying. It runs as any non-root user on a read-only root: it writes under ``run_dir`` only
+    (an emptyDir in Kubernetes)."""
+    lines = [
+        "# Generated from deploy/gateway/routes.py: edit the route table there, not this file.",
+        "# The careers site alone (the Kubernetes Ingress sends its pages here): non-root, and",
+        f"# nothing written outside {run_dir}. Logs go to stdout and stderr.",
+        "worker_processes 2;",
+        f"pid {run_dir}/nginx.pid;",
+        "error_log stderr warn;",
+        "events {",
+        "    worker_connections 1024;",
+        "}",
+        "http {",
+        "    include /etc/nginx/mime.types;",
+        "    default_type application/octet-stream;",
+        f"    access_log {access_log};",
+        "    sendfile on;",
+        *(f"    {kind}_temp_path {run_dir}/{kind};" for kind in TEMP_KINDS),
+        "",
+        "    server {",
+        *(
+            f"    {line}" if line else line
+            for line in _common_settings(listen=listen, web_root=web_root)
+        ),
+        "",
+        *(f"    {line}" for line in _fallback_locations()),
         "    }",
         "}",
     ]
@@ -142,12 +217,25 @@ def compose_config() -> str:
     return server_config(listen="8080", web_root="/usr/share/nginx/html", addresses=addresses)
 
 
+def ingress_paths() -> list[tuple[str, str, str]]:
+    """(path, pathType, Service) of each Ingress rule: each API prefix to the Service that owns
+    it, the other /v1 paths to the site (its JSON 404, as the gateway answers), the pages and
+    static files to the site."""
+    paths = [(prefix, "Prefix", service) for prefix, service in API_ROUTES.items()]
+    paths.append(("/v1", "Prefix", SITE_SERVICE))
+    paths += [(*page.ingress_path, SITE_SERVICE) for page in PAGES]
+    paths += [(path, "Exact", SITE_SERVICE) for path in STATIC_FILES]
+    paths += [(folder.rstrip("/"), "Prefix", SITE_SERVICE) for folder in STATIC_FOLDERS]
+    return paths
+
+
 def ingress_manifest() -> str:
-    """The Kubernetes Ingress: each API prefix to the Service that owns it."""
+    """The Kubernetes Ingress of the careers origin, from ``ingress_paths``."""
     lines = [
         "# Generated from deploy/gateway/routes.py: edit the route table there, not this file.",
-        "# Routes the public API of the careers origin to the services; set the host and the",
-        "# TLS Secret (talent-careers-tls) for your domain in an overlay.",
+        "# The careers origin: each API prefix to the service that owns it, the pages and static",
+        "# files to the site (deploy/k8s/base/site.yaml); the longest matching path wins. Set the",
+        "# host and the TLS Secret (talent-careers-tls) for your domain in an overlay.",
         "apiVersion: networking.k8s.io/v1",
         "kind: Ingress",
         "metadata:",
@@ -162,10 +250,10 @@ def ingress_manifest() -> str:
         "      http:",
         "        paths:",
     ]
-    for prefix, service in API_ROUTES.items():
+    for path, path_type, service in ingress_paths():
         lines += [
-            f"          - path: {prefix}",
-            "            pathType: Prefix",
+            f"          - path: {path}",
+            f"            pathType: {path_type}",
             "            backend:",
             "              service:",
             f"                name: {service}",
@@ -178,9 +266,10 @@ def ingress_manifest() -> str:
 def write_committed_files() -> None:
     COMPOSE_CONFIG.write_text(compose_config())
     INGRESS_MANIFEST.write_text(ingress_manifest())
+    SITE_CONFIG.write_text(site_config())
 
 
 if __name__ == "__main__":
     write_committed_files()
-    for written in (COMPOSE_CONFIG, INGRESS_MANIFEST):
+    for written in (COMPOSE_CONFIG, INGRESS_MANIFEST, SITE_CONFIG):
         print(f"wrote {written.relative_to(REPO_ROOT)}")

@@ -1,18 +1,24 @@
-"""The project's images, as `make compose-up` built them: non-root, no build tools, no CA secret."""
+"""The project's images, as `make compose-up` built them: non-root, no build tools, no CA secret;
+the site image (what Kubernetes serves web/ with) serves its pages."""
 
 import json
 import subprocess
 import tarfile
+import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import IO, Any
 
+import httpx
 import pytest
 
 from tests.compose.stack import APP_PORTS
+from tests.support.infra import REPO_ROOT
 
 pytestmark = pytest.mark.compose
-IMAGES = [f"talent-network/{service}:latest" for service in APP_PORTS]
+SITE_IMAGE = "talent-network/site:latest"
+IMAGES = [*(f"talent-network/{service}:latest" for service in APP_PORTS), SITE_IMAGE]
 BUILD_TOOLS = {"uv", "uvx", "gcc", "cc", "c++", "make", "ld"}
 
 
@@ -58,3 +64,39 @@ def test_image_holds_no_build_tool_and_no_ca_secret(image: str) -> None:
     assert not [name for name in names if "ca_bundle" in name or name.startswith("run/secrets/")]
     environment = " ".join(inspect(image)["Config"]["Env"])
     assert "ca_bundle" not in environment
+
+
+@pytest.fixture(scope="module")
+def site_url() -> Iterator[str]:
+    """The site image run as Kubernetes runs it (read-only root, /tmp a tmpfs, no capability),
+    in a container of its own with a unique name, removed afterwards."""
+    name = f"talent-site-test-{uuid.uuid4().hex[:8]}"
+    restricted = ["--read-only", "--tmpfs", "/tmp", "--cap-drop", "ALL"]
+    restricted += ["--security-opt", "no-new-privileges"]
+    run = ["docker", "run", "--detach", "--name", name, *restricted, "--publish", "127.0.0.1::8080"]
+    subprocess.run([*run, SITE_IMAGE], capture_output=True, check=True)
+    try:
+        port = subprocess.run(
+            ["docker", "port", name, "8080"], capture_output=True, text=True, check=True
+        ).stdout.split()[0]
+        url = f"http://{port}"
+        deadline = time.monotonic() + 30
+        while not _answers(f"{url}/healthz") and time.monotonic() < deadline:
+            time.sleep(0.2)
+        yield url
+    finally:
+        subprocess.run(["docker", "rm", "--force", name], capture_output=True, check=True)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@pytest.mark.parametrize(("path", "page"), [("/", "index.html"), ("/jobs/42-abc", "job.html")])
+def test_site_image_serves_its_pages(site_url: str, path: str, page: str) -> None:
+    response = httpx.get(f"{site_url}{path}")
+    assert response.status_code == 200
+    assert response.text == (REPO_ROOT / "web" / page).read_text()

@@ -30,6 +30,13 @@ def test_every_stand_in_replaces_an_official_default_of_compose_or_the_dockerfil
     assert not any(name.startswith("talent-standin/") for name in defaults.values())
 
 
+def test_site_image_is_built_on_the_compose_gateways_nginx_image() -> None:
+    site = (images.HERE / "site" / "Dockerfile").read_text()
+    default = re.search(r"^ARG NGINX_IMAGE=(\S+)$", site, re.MULTILINE)
+    assert default, "deploy/docker/site/Dockerfile has no ARG NGINX_IMAGE default"
+    assert default.group(1) == images.official_defaults()["NGINX_IMAGE"]
+
+
 def test_dockerfile_pulls_no_frontend_image() -> None:
     assert not re.search(r"^# ?syntax=", DOCKERFILE, re.MULTILINE)
 

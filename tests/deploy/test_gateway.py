@@ -3,7 +3,13 @@ is routed to the service that owns it, and the real nginx routes, forwards and r
 
 import functools
 import json
+import os
+import re
+import signal
+import subprocess
+import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -13,14 +19,21 @@ import pytest
 import yaml
 from fastapi import FastAPI
 
-from deploy.gateway.local import Gateway
+from deploy.gateway.local import Gateway, ensure_debian_package
 from deploy.gateway.routes import (
     API_ROUTES,
     COMPOSE_CONFIG,
     INGRESS_MANIFEST,
+    PAGES,
     SERVICE_PORTS,
+    SITE_CONFIG,
+    SITE_SERVICE,
+    STATIC_FILES,
+    STATIC_FOLDERS,
+    WEB_ROOT,
     compose_config,
     ingress_manifest,
+    site_config,
 )
 from talent_jobs.app import create_app as create_jobs_app
 from talent_notifications.app import create_app as create_notifications_app
@@ -29,6 +42,9 @@ from tests.support.infra import REPO_ROOT
 from tests.support.processes import free_port
 
 REGENERATE = "regenerate with: python -m deploy.gateway.routes"
+# A path of each page of the route table (a pattern page's path is an example of it).
+PAGE_EXAMPLES = {"/": "index.html", "/jobs": "jobs.html", "/jobs/42-abc": "job.html"}
+PAGE_EXAMPLES["/preferences"] = "preferences.html"
 APPS: dict[str, Callable[[], FastAPI]] = {
     "signup": create_signup_app,
     "jobs": create_jobs_app,
@@ -48,9 +64,66 @@ def test_the_committed_compose_config_is_generated_from_the_route_table() -> Non
 
 
 def test_the_committed_ingress_is_generated_from_the_route_table() -> None:
-    assert INGRESS_MANIFEST.read_text() == ingress_manifest(), (
-        "run: python -m deploy.gateway.routes"
-    )
+    assert INGRESS_MANIFEST.read_text() == ingress_manifest(), REGENERATE
+
+
+def test_the_committed_site_config_is_generated_from_the_route_table() -> None:
+    assert SITE_CONFIG.read_text() == site_config(), REGENERATE
+
+
+def elements(path: str) -> list[str]:
+    return [element for element in path.split("/") if element]
+
+
+def ingress_backend(path: str) -> str | None:
+    """The Service the committed Ingress sends ``path`` to, as Kubernetes matches: an Exact
+    path first, else the longest Prefix whose /-separated elements begin the path's."""
+    [rule] = yaml.safe_load(INGRESS_MANIFEST.read_text())["spec"]["rules"]
+    routes: list[tuple[str, str, str]] = [
+        (p["path"], p["pathType"], p["backend"]["service"]["name"]) for p in rule["http"]["paths"]
+    ]
+    exact = [service for route, kind, service in routes if kind == "Exact" and route == path]
+    if exact:
+        return exact[0]
+    prefixes = [
+        (len(elements(route)), service)
+        for route, kind, service in routes
+        if kind == "Prefix" and elements(path)[: len(elements(route))] == elements(route)
+    ]
+    return max(prefixes)[1] if prefixes else None
+
+
+def page_file(path: str) -> str | None:
+    for page in PAGES:
+        if re.fullmatch(page.path, path) if page.pattern else page.path == path:
+            return page.file
+    return None
+
+
+def test_the_page_examples_cover_every_page_of_the_route_table() -> None:
+    assert {path: page_file(path) for path in PAGE_EXAMPLES} == PAGE_EXAMPLES
+    assert set(PAGE_EXAMPLES.values()) == {page.file for page in PAGES}
+
+
+@pytest.mark.parametrize(
+    "path", [*PAGE_EXAMPLES, *STATIC_FILES, *(f"{f}site.css" for f in STATIC_FOLDERS)]
+)
+def test_the_ingress_sends_every_page_and_static_path_to_the_site(path: str) -> None:
+    assert ingress_backend(path) == SITE_SERVICE
+
+
+@pytest.mark.parametrize(("prefix", "service"), API_ROUTES.items())
+def test_the_ingress_sends_every_api_route_to_its_service(prefix: str, service: str) -> None:
+    assert ingress_backend(prefix) == service
+    assert ingress_backend(f"{prefix}/abc/def") == service
+
+
+def test_the_ingress_sends_api_paths_no_service_owns_to_the_sites_json_404() -> None:
+    assert ingress_backend("/v1/jobsearch") == SITE_SERVICE
+
+
+def test_the_ingress_sends_no_other_path_anywhere() -> None:
+    assert ingress_backend("/nothing-here") is None
 
 
 def test_the_kubernetes_base_includes_the_ingress() -> None:
@@ -138,13 +211,7 @@ def test_a_service_that_is_down_is_a_json_503(gateway: Gateway) -> None:
 
 
 @pytest.mark.parametrize(
-    ("path", "page"),
-    [
-        ("/", "index.html"),
-        ("/jobs", "jobs.html"),
-        ("/jobs/42-abc", "job.html"),
-        ("/preferences?token=x", "preferences.html"),
-    ],
+    ("path", "page"), [*PAGE_EXAMPLES.items(), ("/preferences?token=x", "preferences.html")]
 )
 def test_site_paths_serve_their_pages(gateway: Gateway, path: str, page: str) -> None:
     response = httpx.get(f"{gateway.url}{path}")
@@ -162,3 +229,71 @@ def test_talent_js_is_served_as_javascript(gateway: Gateway) -> None:
 def test_an_unknown_page_is_404(gateway: Gateway) -> None:
     assert httpx.get(f"{gateway.url}/nothing-here").status_code == 404
     assert httpx.get(f"{gateway.url}/jobs/a/b").status_code == 404
+
+
+# --- the site image's nginx.conf, run by Debian's nginx as an unprivileged user --------------
+
+NOBODY = 65534
+
+
+def _wait_until_healthy(url: str, process: "subprocess.Popen[bytes]") -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise RuntimeError(f"the site's nginx did not answer on {url} (exit code {process.poll()})")
+
+
+@pytest.fixture(scope="module")
+def site() -> Iterator[str]:
+    """site_config() as the image runs it: not root (nobody, when the tests run as root),
+    everything it writes under its run folder, web/ as the root. Its URL."""
+    nginx = ensure_debian_package("nginx", "nginx")
+    with tempfile.TemporaryDirectory(prefix="talent-site-") as run_dir:
+        port = free_port()
+        config = Path(run_dir) / "nginx.conf"
+        config.write_text(
+            site_config(listen=f"127.0.0.1:{port}", web_root=str(WEB_ROOT), run_dir=run_dir)
+        )
+        as_user = []
+        if os.geteuid() == 0:
+            os.chown(run_dir, NOBODY, NOBODY)
+            as_user = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
+        command = [*as_user, nginx, "-c", str(config), "-e", "stderr", "-g", "daemon off;"]
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+        try:
+            _wait_until_healthy(f"http://127.0.0.1:{port}", process)
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            process.send_signal(signal.SIGQUIT)  # the image's STOPSIGNAL: a graceful stop
+            process.wait(timeout=10)
+
+
+@pytest.mark.parametrize(("path", "page"), PAGE_EXAMPLES.items())
+def test_the_site_serves_each_page_with_its_file_and_policy(
+    site: str, path: str, page: str
+) -> None:
+    response = httpx.get(f"{site}{path}")
+    assert response.status_code == 200
+    assert response.text == (WEB_ROOT / page).read_text()
+    assert "default-src 'self'" in response.headers["Content-Security-Policy"]
+
+
+def test_the_site_serves_talent_js_and_assets(site: str) -> None:
+    script = httpx.get(f"{site}/talent.js")
+    assert script.headers["Content-Type"].startswith("application/javascript")
+    assert httpx.get(f"{site}/assets/site.css").status_code == 200
+
+
+def test_the_site_answers_api_paths_no_service_owns_with_the_gateways_json_404(site: str) -> None:
+    response = httpx.get(f"{site}/v1/jobsearch")
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Not Found"}
+
+
+def test_the_site_refuses_unknown_paths(site: str) -> None:
+    assert httpx.get(f"{site}/nothing-here").status_code == 404
+    assert httpx.get(f"{site}/jobs/a/b").status_code == 404

@@ -13,6 +13,8 @@ from tests.support.infra import REPO_ROOT
 KUSTOMIZE = REPO_ROOT / ".local" / "tools" / "bin" / "kustomize"
 KUBERNETES_VERSION = "1.37.0"
 SERVICES = {"signup": 8001, "jobs": 8002, "notifications": 8003}
+SITE = "site"  # the careers site's nginx (deploy/k8s/base/site.yaml): no settings, no migration
+SITE_PORT = 8080
 GRACEFUL_TIMEOUT_SECONDS = 15
 
 
@@ -55,16 +57,33 @@ def test_every_manifest_is_valid_for_kubernetes(manifests: list[dict[str, Any]])
 def test_each_service_has_a_deployment_a_service_and_a_migration_job(
     manifests: list[dict[str, Any]],
 ) -> None:
-    assert set(of_kind(manifests, "Deployment")) == set(SERVICES)
-    assert set(of_kind(manifests, "Service")) == set(SERVICES)
+    assert set(of_kind(manifests, "Deployment")) == {*SERVICES, SITE}
+    assert set(of_kind(manifests, "Service")) == {*SERVICES, SITE}
     assert set(of_kind(manifests, "Job")) == {f"{name}-migrate" for name in SERVICES}
 
 
-def test_probes_use_healthz_and_readyz(manifests: list[dict[str, Any]]) -> None:
-    for deployment in of_kind(manifests, "Deployment").values():
-        [container] = pod_spec(deployment)["containers"]
+def test_service_probes_use_healthz_and_readyz(manifests: list[dict[str, Any]]) -> None:
+    for name in SERVICES:
+        [container] = pod_spec(of_kind(manifests, "Deployment")[name])["containers"]
         assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
         assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+
+
+def test_site_is_live_on_healthz_and_ready_when_it_serves_the_home_page(
+    manifests: list[dict[str, Any]],
+) -> None:
+    [container] = pod_spec(of_kind(manifests, "Deployment")[SITE])["containers"]
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/"
+    assert container["ports"] == [{"name": "http", "containerPort": SITE_PORT}]
+
+
+def test_site_writes_only_to_its_tmp_volume(manifests: list[dict[str, Any]]) -> None:
+    spec = pod_spec(of_kind(manifests, "Deployment")[SITE])
+    [container] = spec["containers"]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["volumeMounts"] == [{"name": "tmp", "mountPath": "/tmp"}]
+    assert "emptyDir" in {volume["name"]: volume for volume in spec["volumes"]}["tmp"]
 
 
 def test_pods_run_as_non_root_on_a_read_only_filesystem_without_capabilities(
@@ -95,17 +114,42 @@ def test_grace_period_exceeds_the_consumers_graceful_timeout(
 
 
 def test_secrets_come_from_a_secret_reference(manifests: list[dict[str, Any]]) -> None:
-    for deployment in of_kind(manifests, "Deployment").values():
-        [container] = pod_spec(deployment)["containers"]
+    for name in SERVICES:
+        [container] = pod_spec(of_kind(manifests, "Deployment")[name])["containers"]
         env = {item["name"]: item for item in container["env"]}
         for name in ("DATABASE_URL", "ADMIN_API_TOKEN", "TOKEN_SECRET"):
             assert env[name]["valueFrom"]["secretKeyRef"]["name"] == "talent-secrets"
 
 
 def test_services_listen_on_their_contract_ports(manifests: list[dict[str, Any]]) -> None:
-    for name, port in SERVICES.items():
+    for name, port in {**SERVICES, SITE: SITE_PORT}.items():
         service = of_kind(manifests, "Service")[name]
         assert service["spec"]["ports"][0]["port"] == port
+
+
+def test_every_ingress_backend_is_a_service_port_of_the_build(
+    manifests: list[dict[str, Any]],
+) -> None:
+    services = of_kind(manifests, "Service")
+    [ingress] = of_kind(manifests, "Ingress").values()
+    [rule] = ingress["spec"]["rules"]
+    backends = {path["backend"]["service"]["name"] for path in rule["http"]["paths"]}
+    assert backends == {*SERVICES, SITE}
+    for path in rule["http"]["paths"]:
+        backend = path["backend"]["service"]
+        ports = [port["name"] for port in services[backend["name"]]["spec"]["ports"]]
+        assert backend["port"]["name"] in ports
+
+
+def test_production_raises_the_services_resources_not_the_sites(
+    production: list[dict[str, Any]],
+) -> None:
+    deployments = of_kind(production, "Deployment")
+    limits = {
+        name: pod_spec(deployment)["containers"][0]["resources"]["limits"]["memory"]
+        for name, deployment in deployments.items()
+    }
+    assert limits == {**dict.fromkeys(SERVICES, "768Mi"), SITE: "128Mi"}
 
 
 def test_migrations_run_apart_from_the_service(manifests: list[dict[str, Any]]) -> None:
