@@ -36,11 +36,12 @@ down: ## stop the services and everything `make up` or `make test` started
 seed: ## load the demo job catalogue into the running jobs service (idempotent)
 	@JOBS_URL=http://127.0.0.1:$${JOBS_HTTP_PORT:-$${HTTP_PORT:-8002}} .venv/bin/python deploy/local/seed_jobs.py
 
-bench: sync ## benchmark job-view ingest and the projector against raw baselines
+bench: sync ## every performance figure beside its baseline, as one table
 	@command -v wrk >/dev/null || apt-get install -y -q wrk >/dev/null || \
 		{ echo "bench needs wrk (Debian package wrk)" >&2; exit 1; }
 	bash deploy/local/infra.sh start
-	.venv/bin/python bench/jobs_bench.py
+	bash deploy/local/tools.sh
+	.venv/bin/python -m bench
 
 faults: sync ## the fault-injection and robustness suite alone, with its summary table
 	bash deploy/local/infra.sh start
