@@ -13,6 +13,9 @@ from urllib.parse import urlsplit
 
 import asyncpg
 
+from talent_shared.db import Pool, apply_migrations, create_pool
+from talent_shared.runtime import all_migrations
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 INFRA_SCRIPT = REPO_ROOT / "deploy" / "local" / "infra.sh"
 
@@ -78,6 +81,19 @@ async def fresh_database(prefix: str) -> AsyncIterator[str]:
         yield database_url(name)
     finally:
         await _drop_database(name)
+
+
+@asynccontextmanager
+async def migrated_pool(package: str, prefix: str, *, max_size: int) -> AsyncIterator[Pool]:
+    """A pool on a fresh database holding a service's migrations (``package``: its Python
+    package, such as ``talent_jobs``), as the service itself applies them at start."""
+    async with fresh_database(prefix) as url:
+        pool = await create_pool(url, max_size=max_size)
+        try:
+            await apply_migrations(pool, all_migrations(package))
+            yield pool
+        finally:
+            await pool.close()
 
 
 async def _drop_database(name: str, attempts: int = 5) -> None:

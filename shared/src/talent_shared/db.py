@@ -33,6 +33,15 @@ async def _init_connection(connection: asyncpg.Connection) -> None:
         )
 
 
+async def _keep_session(connection: asyncpg.Connection) -> None:
+    """Release without asyncpg's reset query (advisory unlock all, CLOSE ALL, UNLISTEN, RESET
+    ALL): a round trip on every release, about a tenth of a sign-up's time. Our code leaves no
+    session state behind: no SET, LISTEN or WITH HOLD cursor, and the one session-level lock
+    (migrations) is released by its holder. asyncpg still rolls back a transaction left open
+    before this runs."""
+    del connection
+
+
 async def create_pool(database_url: str, *, max_size: int = 10) -> Pool:
     pool = await asyncpg.create_pool(
         database_url,
@@ -40,6 +49,7 @@ async def create_pool(database_url: str, *, max_size: int = 10) -> Pool:
         max_size=max_size,
         command_timeout=30,
         init=_init_connection,
+        reset=_keep_session,
     )
     assert pool is not None
     return pool

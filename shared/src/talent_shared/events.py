@@ -5,6 +5,7 @@ correlation_id, data}``; ``event_type`` is repeated in a Kafka header so consume
 without parsing.
 """
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
 from uuid import UUID, uuid4
@@ -175,10 +176,10 @@ class Envelope(BaseModel):
     data: dict[str, Any]
 
 
-class Event(BaseModel):
-    """A parsed event: its envelope and its typed data."""
-
-    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+@dataclass(frozen=True, slots=True)
+class Event:
+    """A parsed (or new) event: its envelope and its typed data. A plain dataclass: both parts
+    are validated models already, and checking them again cost more than building them."""
 
     envelope: Envelope
     data: EventData

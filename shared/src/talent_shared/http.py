@@ -19,10 +19,10 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from starlette._utils import get_route_path
 from starlette.datastructures import Headers, QueryParams
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
-from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from talent_shared.errors import is_transient
@@ -74,9 +74,13 @@ class BodySizeLimitMiddleware:
             await self.app(scope, receive, send)
             return
         max_bytes = self._limit_of(scope["path"])
-        declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+        declared, chunked = _declared_length(scope)
+        if declared is not None and declared > max_bytes:
             await self._reject(send, max_bytes)
+            return
+        if declared is not None and not chunked:
+            # The server reads no more than the declared length: nothing left to count.
+            await self.app(scope, receive, send)
             return
         received = 0
         too_large = rejected = False
@@ -115,6 +119,19 @@ class BodySizeLimitMiddleware:
         await response({"type": "http"}, _no_receive, send)
 
 
+def _declared_length(scope: Scope) -> tuple[int | None, bool]:
+    """The Content-Length a request declares (None when absent or not a number), and whether
+    it is sent chunked instead."""
+    declared: int | None = None
+    chunked = False
+    for name, value in scope["headers"]:
+        if name == b"content-length" and value.isdigit():
+            declared = int(value)
+        elif name == b"transfer-encoding":
+            chunked = True
+    return declared, chunked
+
+
 async def _no_receive() -> Message:
     return {"type": "http.disconnect"}
 
@@ -125,6 +142,9 @@ class MetricsMiddleware:
     def __init__(self, app: ASGIApp, service: str) -> None:
         self.app = app
         self.service = service
+        # Looking a labelled child up takes a lock and a few dicts: once per route is enough.
+        self._latency: dict[tuple[str, str], Any] = {}
+        self._requests: dict[tuple[str, str, int], Any] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -142,10 +162,21 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, recording_send)
         finally:
-            route = getattr(scope.get("route"), "path", "unmatched")
-            method = scope["method"]
-            HTTP_LATENCY.labels(self.service, method, route).observe(time.perf_counter() - started)
-            HTTP_REQUESTS.labels(self.service, method, route, str(status_code)).inc()
+            self._record(scope, status_code, time.perf_counter() - started)
+
+    def _record(self, scope: Scope, status_code: int, seconds: float) -> None:
+        route = getattr(scope.get("route"), "path", "unmatched")
+        method = scope["method"]
+        latency = self._latency.get((method, route))
+        if latency is None:
+            latency = HTTP_LATENCY.labels(self.service, method, route)
+            self._latency[method, route] = latency
+        latency.observe(seconds)
+        requests = self._requests.get((method, route, status_code))
+        if requests is None:
+            requests = HTTP_REQUESTS.labels(self.service, method, route, str(status_code))
+            self._requests[method, route, status_code] = requests
+        requests.inc()
 
 
 @dataclass(frozen=True)
@@ -196,23 +227,26 @@ class PublicRoutesCorsMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = Headers(scope=scope)
         method = scope["method"]
-        if (
-            method == "OPTIONS"
-            and "origin" in headers
-            and "access-control-request-method" in headers
-        ):
-            method = headers["access-control-request-method"]
+        if method == "OPTIONS":
+            headers = Headers(scope=scope)
+            if "origin" in headers and "access-control-request-method" in headers:
+                method = headers["access-control-request-method"]
         cors = self._cors_for(scope, method)
         await (cors or self.app)(scope, receive, send)
 
     def _cors_for(self, scope: Scope, method: str) -> CORSMiddleware | None:
-        query = QueryParams(scope.get("query_string", b""))
+        # What Route.matches decides (path pattern, then method), without building its scope.
+        path = get_route_path(scope)
+        query: QueryParams | None = None
         for route, only_with_query in self.public_routes:
-            match, _ = route.matches({**scope, "method": method})
-            if match is Match.FULL and (only_with_query is None or only_with_query in query):
-                return self.cors_by_path[route.path]
+            if (route.methods and method not in route.methods) or not route.path_regex.match(path):
+                continue
+            if only_with_query is not None:
+                query = query or QueryParams(scope.get("query_string", b""))
+                if only_with_query not in query:
+                    continue
+            return self.cors_by_path[route.path]
         return None
 
 

@@ -5,6 +5,8 @@ of its Kafka subscribers; everything else (start order, readiness, graceful stop
 """
 
 import asyncio
+import gc
+import os
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -14,6 +16,7 @@ import uvicorn
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.routing import APIRoute
 from faststream.kafka import KafkaBroker
+from uvicorn.importer import import_from_string
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from talent_shared.asyncapi import asyncapi_router, declare_dead_letter_publishers
@@ -195,6 +198,10 @@ def create_service_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
             await runtime.start(stack)
+            # What startup built (modules, the app, clients: ~100k objects) lives as long as the
+            # process: frozen, the collector's full passes no longer walk it. Before, they took
+            # most of the projector's time (jobs: 297 full passes, 40 s in a 40,000-view run).
+            gc.freeze()
             log.info("service started", port=settings.http_port)
             yield
             log.info("service stopping")
@@ -204,6 +211,9 @@ def create_service_app(
         description=description,
         version="1.0.0",
         lifespan=lifespan,
+        # Traces come from FastAPIInstrumentor (OTEL_* set) and metrics from Prometheus; left
+        # on, FastAPI's own telemetry only looked for a provider on every request (5% of CPU).
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     app.state.runtime = runtime
@@ -249,10 +259,24 @@ def runtime_of(runtime_class: type[R]) -> Callable[[Request], Awaitable[R]]:
     return dependency
 
 
-def serve(app: FastAPI, settings: ServiceSettings) -> None:
-    """Run under uvicorn; SIGTERM drains HTTP requests, then the lifespan stops consumers."""
+# With HTTP_WORKERS > 1 each worker process builds its own settings and app: the parent names
+# them here (import strings), and the workers inherit its environment.
+WORKER_SETTINGS_VARIABLE = "TALENT_WORKER_SETTINGS"
+WORKER_APP_VARIABLE = "TALENT_WORKER_APP"
+
+
+def serve(app: FastAPI | str, settings: ServiceSettings) -> None:
+    """Run under uvicorn: ``app`` itself in this process, or, given the import string of an
+    app factory, HTTP_WORKERS processes sharing the port, each calling the factory (so each is
+    a whole service: its own pool, broker, consumers and relay). A worker takes connections
+    only once its lifespan has started it, so traffic reaches ready workers only.
+
+    SIGTERM drains HTTP requests, then the lifespan stops consumers; with several workers the
+    parent passes SIGTERM on to each and exits once all have stopped."""
     uvicorn.run(
         app,
+        factory=isinstance(app, str),
+        workers=settings.http_workers if isinstance(app, str) else None,
         host=settings.http_host,
         port=settings.http_port,
         log_config=None,
@@ -262,17 +286,40 @@ def serve(app: FastAPI, settings: ServiceSettings) -> None:
     )
 
 
-def run_service(settings: S, build_app: Callable[[S], FastAPI], *, migrations: str) -> None:
-    """Entry point of ``python -m talent_<service> [serve|migrate]``."""
+def worker_app() -> FastAPI:
+    """The app of one worker process (HTTP_WORKERS > 1), built as :func:`run_service` builds
+    it in a single process: settings from the environment, logging, then the service."""
+    settings = import_from_string(os.environ[WORKER_SETTINGS_VARIABLE])()
+    _configure_logging(settings)
+    build_app: Callable[[ServiceSettings], FastAPI] = import_from_string(
+        os.environ[WORKER_APP_VARIABLE]
+    )
+    return build_app(settings)
+
+
+def _configure_logging(settings: ServiceSettings) -> None:
     configure_logging(
         service=settings.service_name,
         level=settings.log_level,
         trace_ids=bool(settings.otel_exporter_otlp_endpoint),
     )
+
+
+def _import_string(thing: Callable[..., Any]) -> str:
+    return f"{thing.__module__}:{thing.__qualname__}"
+
+
+def run_service(settings: S, build_app: Callable[[S], FastAPI], *, migrations: str) -> None:
+    """Entry point of ``python -m talent_<service> [serve|migrate]``."""
+    _configure_logging(settings)
     command = sys.argv[1] if len(sys.argv) > 1 else "serve"
     if command == "migrate":
         applied = asyncio.run(migrate(settings, migrations))
         log.info("migrations done", applied=applied)
+    elif command == "serve" and settings.http_workers > 1:
+        os.environ[WORKER_SETTINGS_VARIABLE] = _import_string(type(settings))
+        os.environ[WORKER_APP_VARIABLE] = _import_string(build_app)
+        serve(_import_string(worker_app), settings)
     elif command == "serve":
         serve(build_app(settings), settings)
     else:

@@ -75,6 +75,8 @@ class ServiceSettings(BaseSettings):
     token_secret: SecretStr = SecretStr(DEVELOPMENT_TOKEN_SECRET)
     http_host: str = "0.0.0.0"
     http_port: int = 8000
+    # uvicorn worker processes, each a whole service (pool, broker, consumers, relay); see README.
+    http_workers: int = Field(default=1, ge=1)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # Tracing is on when an OTLP/HTTP endpoint is set (spans go to <endpoint>/v1/traces).
     otel_exporter_otlp_endpoint: str | None = None
