@@ -9,10 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from talent_jobs import repository
-from talent_shared.db import Connection, Pool, apply_migrations, create_pool, migrations_in
-from talent_shared.db import shared_migrations as shared
+from talent_shared.db import Connection, Pool
 from tests.support.crossing import Work, cross
-from tests.support.infra import fresh_database
+from tests.support.infra import migrated_pool
 
 pytestmark = pytest.mark.integration
 
@@ -23,13 +22,8 @@ AFTER = ERASED_AT + timedelta(seconds=1)
 
 @pytest.fixture(scope="module")
 async def pool(infrastructure: None) -> AsyncIterator[Pool]:
-    async with fresh_database("erasure") as url:
-        pool = await create_pool(url, max_size=6)
-        await apply_migrations(pool, shared() + migrations_in("talent_jobs", namespace="service"))
-        try:
-            yield pool
-        finally:
-            await pool.close()
+    async with migrated_pool("talent_jobs", "erasure", max_size=6) as pool:
+        yield pool
 
 
 def viewing(visitor_id: str, viewed_at: datetime) -> Work:
@@ -108,3 +102,47 @@ async def test_the_tombstone_keeps_no_readable_visitor_id(pool: Pool) -> None:
     async with pool.acquire() as connection:
         stored = await connection.fetch("SELECT visitor_hash::text AS h FROM erased_visitors")
     assert all(visitor not in row["h"] for row in stored)
+
+
+async def test_a_batch_with_views_before_and_after_the_erasure_keeps_the_later_one(
+    pool: Pool,
+) -> None:
+    visitor, job_id = new_visitor(), uuid.uuid4()
+    await run(pool, erasing(visitor))
+    async with pool.acquire() as connection:
+        await repository.project_views(
+            connection,
+            visitor_ids=[visitor, visitor],
+            job_ids=[job_id, job_id],
+            viewed_ats=[AFTER, BEFORE],
+            kept=50,
+        )
+        stored = await connection.fetch(
+            "SELECT job_id, viewed_at FROM recently_viewed WHERE visitor_id = $1", visitor
+        )
+    assert [(row["job_id"], row["viewed_at"]) for row in stored] == [(job_id, AFTER)]
+
+
+async def test_a_batch_past_the_limit_keeps_the_newest_views_of_each_visitor(pool: Pool) -> None:
+    visitors = [new_visitor(), new_visitor()]
+    kept = 50
+    views = [
+        (visitor, uuid.uuid4(), BEFORE + timedelta(minutes=n))
+        for visitor in visitors
+        for n in range(kept + 3)
+    ]
+    async with pool.acquire() as connection:
+        for half in (views[1::2], views[::2]):  # old and new views arrive mixed, in two batches
+            await repository.project_views(
+                connection,
+                visitor_ids=[visitor for visitor, _, _ in half],
+                job_ids=[job_id for _, job_id, _ in half],
+                viewed_ats=[viewed_at for _, _, viewed_at in half],
+                kept=kept,
+            )
+        for visitor in visitors:
+            stored = await connection.fetch(
+                "SELECT job_id FROM recently_viewed WHERE visitor_id = $1", visitor
+            )
+            oldest_first = [job_id for v, job_id, _ in views if v == visitor]
+            assert {row["job_id"] for row in stored} == set(oldest_first[-kept:])

@@ -37,7 +37,11 @@ def register_subscribers(runtime: "JobsRuntime") -> None:
     erasures = EventConsumer(name=ERASURES, broker=runtime.broker, handler=forget)
 
     @runtime.broker.subscriber(  # type: ignore[untyped-decorator]
-        CANDIDATES_TOPIC, batch=True, max_records=100, **subscriber_options(settings, ERASURES)
+        CANDIDATES_TOPIC,
+        batch=True,
+        max_records=100,
+        decoder=EventConsumer.undecoded,
+        **subscriber_options(settings, ERASURES),
     )
     async def on_candidate_events(message: KafkaMessage) -> None:
         await erasures.consume(message)
@@ -47,6 +51,7 @@ def register_subscribers(runtime: "JobsRuntime") -> None:
         batch=True,
         max_records=settings.projector_batch_size,
         batch_timeout_ms=50,
+        decoder=EventConsumer.undecoded,
         **subscriber_options(settings, RECENTLY_VIEWED),
     )
     async def on_job_views(message: KafkaMessage) -> None:

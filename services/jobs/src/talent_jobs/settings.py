@@ -12,5 +12,6 @@ class JobsSettings(ServiceSettings):
     http_port: int = 8002
     # Jobs kept per visitor in the recently-viewed projection (the API serves at most 50).
     recently_viewed_kept: int = Field(default=50, ge=50)
-    # Most views the projector applies in one database round trip.
-    projector_batch_size: int = Field(default=500, ge=1)
+    # Most views the projector applies in one database round trip (2,000 over 500: +20-37%
+    # events/s in paired bench runs; the per-batch costs, FastStream, commit, trim, amortise).
+    projector_batch_size: int = Field(default=2000, ge=1)
