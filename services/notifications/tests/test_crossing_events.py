@@ -15,10 +15,6 @@ from talent_notifications.settings import NotificationsSettings
 from talent_shared.db import (
     Connection,
     Pool,
-    apply_migrations,
-    create_pool,
-    migrations_in,
-    shared_migrations,
 )
 from talent_shared.events import (
     CandidateErased,
@@ -31,7 +27,7 @@ from talent_shared.events import (
     new_event,
 )
 from tests.support.crossing import Work, cross
-from tests.support.infra import fresh_database
+from tests.support.infra import migrated_pool
 
 pytestmark = pytest.mark.integration
 
@@ -44,14 +40,8 @@ JOB_FIRST = "job event first"
 
 @pytest.fixture(scope="module")
 async def pool(infrastructure: None) -> AsyncIterator[Pool]:
-    async with fresh_database("crossing") as url:
-        pool = await create_pool(url, max_size=6)
-        own = migrations_in("talent_notifications", namespace="service")
-        await apply_migrations(pool, shared_migrations() + own)
-        try:
-            yield pool
-        finally:
-            await pool.close()
+    async with migrated_pool("talent_notifications", "crossing", max_size=6) as pool:
+        yield pool
 
 
 # --- events ------------------------------------------------------------------------------------

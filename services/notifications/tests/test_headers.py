@@ -10,7 +10,12 @@ from email.message import EmailMessage
 import pytest
 from aiosmtplib.email import flatten_message
 
-from talent_notifications.headers import EMAIL_POLICY, HeaderTooLongError
+from talent_notifications.headers import (
+    EMAIL_POLICY,
+    CachedHeaderRegistry,
+    HeaderTooLongError,
+    VerbatimHeader,
+)
 
 ENCODED_WORD = re.compile(rb"=\?utf-8\?[bq]\?[!->@-~]*\?=", re.IGNORECASE)
 
@@ -128,3 +133,15 @@ def test_address_is_never_encoded() -> None:
     raw = wire(From=Address(display_name="Zoë", addr_spec=address), To=address)
     assert field(raw, "From").endswith(f" <{address}>".encode())
     assert field(raw, "To") == f"To: {address}".encode()
+
+
+def test_header_registry_makes_each_header_class_once() -> None:
+    registry = CachedHeaderRegistry()
+    assert registry["Subject"] is registry["subject"]
+
+
+def test_header_registry_remapping_a_name_changes_its_class() -> None:
+    registry = CachedHeaderRegistry()
+    registry["subject"]
+    registry.map_to_type("subject", VerbatimHeader)
+    assert issubclass(registry["subject"], VerbatimHeader)

@@ -5,10 +5,15 @@ A due delivery is leased (its next attempt pushed past the send timeout) before 
 two workers never send it at once, and one that dies mid-send leaves it due again. Transient
 failures (4xx replies, timeouts, refused connections) are retried with exponential backoff and
 jitter up to DELIVERY_MAX_ATTEMPTS; a 5xx reply fails the delivery at once.
+
+Messages go through a few SMTP connections kept open (:class:`SmtpPool`, SMTP_POOL_SIZE), not
+one connection per email: connecting, EHLO and QUIT cost more than the message itself.
 """
 
 import asyncio
+import contextlib
 import random
+from email.message import EmailMessage
 
 import aiosmtplib
 import asyncpg
@@ -61,11 +66,70 @@ def _classify(error: Exception) -> Exception:
     return PermanentSendError(f"{type(error).__name__}: {error}")
 
 
+def lease_seconds(settings: NotificationsSettings) -> float:
+    """How long a claimed delivery stays out of other workers' reach: past any send's timeout."""
+    return settings.smtp_timeout_seconds * 3 + 30
+
+
+class SmtpPool:
+    """Up to ``smtp_pool_size`` SMTP connections, each sending one message at a time and kept
+    open for the next. A connection that failed in any way is closed, never reused, so a reply
+    mid-session cannot leave a half-done transaction behind; a kept connection the server has
+    closed meanwhile is replaced and the message sent once on the new one."""
+
+    def __init__(self, settings: NotificationsSettings) -> None:
+        self._settings = settings
+        self._slots = asyncio.Semaphore(settings.smtp_pool_size)
+        self._idle: list[aiosmtplib.SMTP] = []
+
+    async def send(self, message: EmailMessage) -> None:
+        async with self._slots:
+            smtp = self._idle.pop() if self._idle else None
+            if smtp is not None and smtp.is_connected:
+                try:
+                    await smtp.send_message(message)
+                except aiosmtplib.SMTPServerDisconnected:
+                    smtp.close()  # closed by the server while idle: send on a new connection
+                else:
+                    self._idle.append(smtp)
+                    return
+            smtp = await self._connect()
+            try:
+                await smtp.send_message(message)
+            except BaseException:
+                smtp.close()
+                raise
+            self._idle.append(smtp)
+
+    async def _connect(self) -> aiosmtplib.SMTP:
+        settings = self._settings
+        password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
+        smtp = aiosmtplib.SMTP(
+            hostname=settings.smtp_host,
+            port=settings.smtp_port,
+            username=settings.smtp_username,
+            password=password,
+            start_tls=settings.smtp_starttls,
+            timeout=settings.smtp_timeout_seconds,
+        )
+        await smtp.connect()
+        return smtp
+
+    async def close(self) -> None:
+        """QUIT every kept connection (politely, within the timeout; a dead one is just closed)."""
+        idle, self._idle = self._idle, []
+        for smtp in idle:
+            with contextlib.suppress(aiosmtplib.SMTPException, OSError, TimeoutError):
+                await smtp.quit()
+            smtp.close()
+
+
 class DeliveryWorker:
     def __init__(self, pool: Pool, emails: Emails, settings: NotificationsSettings) -> None:
         self._pool = pool
         self._emails = emails
         self._settings = settings
+        self._smtp = SmtpPool(settings)
         self._loop = BackgroundLoop(
             "delivery-worker",
             self.send_due,
@@ -81,6 +145,7 @@ class DeliveryWorker:
 
     async def stop(self) -> None:
         await self._loop.stop()
+        await self._smtp.close()
 
     async def send_due(self) -> bool:
         """Send one batch of due deliveries; ``True`` when the batch was full (more may wait)."""
@@ -89,7 +154,7 @@ class DeliveryWorker:
             due = await repository.claim_due_deliveries(
                 connection,
                 limit=settings.delivery_batch_size,
-                lease_seconds=settings.smtp_timeout_seconds * 3 + 30,
+                lease_seconds=lease_seconds(settings),
             )
         await asyncio.gather(*(self._deliver(delivery) for delivery in due))
         return len(due) == settings.delivery_batch_size
@@ -114,7 +179,6 @@ class DeliveryWorker:
 
     async def _send(self, delivery: asyncpg.Record) -> None:
         settings = self._settings
-        password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
         with tracer.start_as_current_span(
             "smtp send",
             kind=SpanKind.CLIENT,
@@ -125,15 +189,7 @@ class DeliveryWorker:
                 "talent.email_kind": delivery["kind"],
             },
         ):
-            await aiosmtplib.send(
-                self._emails.message(delivery),
-                hostname=settings.smtp_host,
-                port=settings.smtp_port,
-                username=settings.smtp_username,
-                password=password,
-                start_tls=settings.smtp_starttls,
-                timeout=settings.smtp_timeout_seconds,
-            )
+            await self._smtp.send(self._emails.message(delivery))
 
     async def _record_failure(self, delivery: asyncpg.Record, error: Exception) -> None:
         delivery_id, kind = delivery["delivery_id"], delivery["kind"]

@@ -64,6 +64,9 @@ class Emails:
         self.domain = sender.rsplit("@", 1)[-1] if "@" in sender else "localhost"
         self.unsubscribe_mailbox = settings.unsubscribe_mailto or f"unsubscribe@{self.domain}"
         self._check_list_unsubscribe_fits()
+        # Parsed once: a header object is immutable, and parsing From costs more than sending it.
+        self._from_header = HEADERS("From", settings.mail_from)
+        self._one_click_header = HEADERS("List-Unsubscribe-Post", ONE_CLICK)
 
     def _check_list_unsubscribe_fits(self) -> None:
         """Refuse to start, rather than fail every send, when PUBLIC_BASE_URL or
@@ -88,7 +91,12 @@ class Emails:
         return f"{self._base}/jobs/{job_id}"
 
     def unsubscribe_url(self, candidate_id: UUID) -> str:
-        token = make_token(self._secret, TokenPurpose.UNSUBSCRIBE, candidate_id)
+        return self._unsubscribe_url(self._unsubscribe_token(candidate_id))
+
+    def _unsubscribe_token(self, candidate_id: UUID) -> str:
+        return make_token(self._secret, TokenPurpose.UNSUBSCRIBE, candidate_id)
+
+    def _unsubscribe_url(self, token: str) -> str:
         return f"{self._base}/v1/unsubscribe?{urlencode({'token': token})}"
 
     def manage_url(self, candidate_id: UUID) -> str:
@@ -100,12 +108,16 @@ class Emails:
         return f"{self._base}/v1/signups/confirm?{urlencode({'token': token})}"
 
     def unsubscribe_mailto(self, candidate_id: UUID) -> str:
-        token = make_token(self._secret, TokenPurpose.UNSUBSCRIBE, candidate_id)
+        return self._unsubscribe_mailto(self._unsubscribe_token(candidate_id))
+
+    def _unsubscribe_mailto(self, token: str) -> str:
         return f"mailto:{self.unsubscribe_mailbox}?subject={quote('unsubscribe ' + token)}"
 
     def list_unsubscribe(self, candidate_id: UUID) -> str:
-        """RFC 2369: the one-click https link first (RFC 8058), then the mailto."""
-        return f"<{self.unsubscribe_url(candidate_id)}>, <{self.unsubscribe_mailto(candidate_id)}>"
+        """RFC 2369: the one-click https link first (RFC 8058), then the mailto; both carry the
+        same token (signing one costs about as much as the rest of the header)."""
+        token = self._unsubscribe_token(candidate_id)
+        return f"<{self._unsubscribe_url(token)}>, <{self._unsubscribe_mailto(token)}>"
 
     # --- content -------------------------------------------------------------------------------
 
@@ -176,7 +188,7 @@ class Emails:
     def message(self, delivery: asyncpg.Record) -> EmailMessage:
         candidate_id: UUID = delivery["candidate_id"]
         message = EmailMessage(policy=EMAIL_POLICY)
-        message["From"] = self._settings.mail_from
+        message["From"] = self._from_header
         message["To"] = Address(addr_spec=delivery["to_address"])
         message["Subject"] = delivery["subject"]
         message["Date"] = formatdate(usegmt=True)
@@ -187,7 +199,7 @@ class Emails:
         # to unsubscribe from, and ignoring it is the opt-out (the sign-up is erased).
         if delivery["kind"] != CONFIRMATION:
             message["List-Unsubscribe"] = self.list_unsubscribe(candidate_id)
-            message["List-Unsubscribe-Post"] = ONE_CLICK
+            message["List-Unsubscribe-Post"] = self._one_click_header
         message.set_content(delivery["body_text"])
         message.add_alternative(delivery["body_html"], subtype="html")
         return message

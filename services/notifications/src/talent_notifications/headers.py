@@ -142,7 +142,28 @@ def mailbox_words(display_name: str, addr_spec: str) -> list[str]:
     return formataddr((display_name, addr_spec)).split(" ")
 
 
-HEADERS = HeaderRegistry()
+class CachedHeaderRegistry(HeaderRegistry):
+    """The stdlib registry creates a new class (``type(...)``) for every header it makes, a
+    tenth of an email's CPU; the class for a header name only changes when its mapping does, so
+    each is made once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._classes: dict[str, type[BaseHeader]] = {}
+
+    def map_to_type(self, name: str, cls: type[BaseHeader]) -> None:
+        super().map_to_type(name, cls)
+        self._classes.clear()
+
+    def __getitem__(self, name: str) -> type[BaseHeader]:
+        key = name.lower()
+        cached = self._classes.get(key)
+        if cached is None:
+            cached = self._classes[key] = super().__getitem__(key)
+        return cached
+
+
+HEADERS = CachedHeaderRegistry()
 for _name in ("list-unsubscribe", "list-unsubscribe-post"):
     HEADERS.map_to_type(_name, VerbatimHeader)
 HEADERS.map_to_type("subject", TextHeader)

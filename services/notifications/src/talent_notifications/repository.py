@@ -34,31 +34,45 @@ async def lock_matching(connection: Connection) -> None:
 
 
 async def is_erased(connection: Connection, candidate_id: UUID) -> bool:
-    return bool(
-        await connection.fetchval(
-            "SELECT true FROM erased_candidates WHERE candidate_id = $1", candidate_id
-        )
+    return bool(await erased_among(connection, [candidate_id]))
+
+
+async def erased_among(connection: Connection, candidate_ids: list[UUID]) -> set[UUID]:
+    rows = await connection.fetch(
+        "SELECT candidate_id FROM erased_candidates WHERE candidate_id = ANY($1::uuid[])",
+        candidate_ids,
     )
+    return {row["candidate_id"] for row in rows}
 
 
-async def upsert_subscriber(connection: Connection, data: CandidateSignedUp) -> None:
-    await connection.execute(
-        """INSERT INTO subscribers (candidate_id, email, first_name, interests, locations,
-                                    keywords, alert_frequency)
+UPSERT_SUBSCRIBER = """INSERT INTO subscribers (candidate_id, email, first_name, interests,
+                                              locations, keywords, alert_frequency)
            VALUES ($1, $2, $3, $4, $5, $6, $7)
            ON CONFLICT (candidate_id) DO UPDATE SET
                email = excluded.email, first_name = excluded.first_name,
                interests = excluded.interests, locations = excluded.locations,
                keywords = excluded.keywords, alert_frequency = excluded.alert_frequency,
-               updated_at = clock_timestamp()""",
-        data.candidate_id,
-        data.email,
-        data.first_name,
-        data.interests,
-        data.locations,
-        data.keywords,
-        data.alert_frequency,
-    )
+               updated_at = clock_timestamp()"""
+
+
+async def upsert_subscribers(connection: Connection, signups: list[CandidateSignedUp]) -> None:
+    """Insert or replace many subscribers in one pipelined round trip, in order."""
+    if signups:
+        await connection.executemany(
+            UPSERT_SUBSCRIBER,
+            [
+                (
+                    data.candidate_id,
+                    data.email,
+                    data.first_name,
+                    data.interests,
+                    data.locations,
+                    data.keywords,
+                    data.alert_frequency,
+                )
+                for data in signups
+            ],
+        )
 
 
 async def update_preferences(
@@ -172,6 +186,20 @@ async def subscribers_matching_job(connection: Connection, job_id: UUID) -> list
               AND s.subscribed AND s.alert_frequency <> 'never' AND {NOT_ALERTED}""",
         job_id,
     )
+
+
+async def with_open_jobs_matching(connection: Connection, candidate_ids: list[UUID]) -> set[UUID]:
+    """Those of the candidates with at least one open job matching them and not alerted yet."""
+    if not candidate_ids:
+        return set()
+    rows = await connection.fetch(
+        f"""SELECT s.candidate_id FROM subscribers AS s
+            WHERE s.candidate_id = ANY($1::uuid[])
+              AND EXISTS (SELECT 1 FROM jobs AS j
+                          WHERE j.status = 'open' AND {MATCHES} AND {NOT_ALERTED})""",
+        candidate_ids,
+    )
+    return {row["candidate_id"] for row in rows}
 
 
 async def open_jobs_matching(

@@ -69,23 +69,32 @@ async def apply_events_in(
     events: Sequence[Event],
     max_jobs: int,
 ) -> None:
-    """Apply a batch inside the caller's open transaction, the matching lock held until it ends."""
+    """Apply a batch inside the caller's open transaction, the matching lock held until it ends.
+
+    Events apply in order; consecutive sign-ups (the bulk of a burst) are applied together in a
+    constant number of round trips (:func:`_on_signed_up`)."""
     await repository.lock_matching(connection)
     fresh = await first_deliveries(
         connection, consumer=consumer, event_ids=[event.event_id for event in events]
     )
+    signups: list[tuple[Event, CandidateSignedUp]] = []
     for event in events:
-        if event.event_id in fresh:
-            fresh.discard(event.event_id)  # a repeat within the batch is applied once
-            with handling(event, consumer):  # in the trace of the request that caused it
-                await _apply(connection, emails, event, max_jobs)
+        if event.event_id not in fresh:
+            continue
+        fresh.discard(event.event_id)  # a repeat within the batch is applied once
+        if isinstance(event.data, CandidateSignedUp):
+            signups.append((event, event.data))
+            continue
+        await _on_signed_up(connection, emails, consumer, signups, max_jobs)
+        signups = []
+        with handling(event, consumer):  # in the trace of the request that caused it
+            await _apply(connection, emails, event, max_jobs)
+    await _on_signed_up(connection, emails, consumer, signups, max_jobs)
 
 
 async def _apply(connection: Connection, emails: Emails, event: Event, max_jobs: int) -> None:
     data = event.data
-    if isinstance(data, CandidateSignedUp):
-        await _on_signed_up(connection, emails, data, max_jobs)
-    elif isinstance(data, CandidatePreferencesChanged):
+    if isinstance(data, CandidatePreferencesChanged):
         await _on_preferences_changed(connection, emails, event.envelope.occurred_at, data)
     elif isinstance(data, CandidateConfirmationRequested):
         await _on_confirmation_requested(connection, emails, data)
@@ -100,23 +109,54 @@ async def _apply(connection: Connection, emails: Emails, event: Event, max_jobs:
 
 
 async def _on_signed_up(
-    connection: Connection, emails: Emails, data: CandidateSignedUp, max_jobs: int
+    connection: Connection,
+    emails: Emails,
+    consumer: str,
+    events: list[tuple[Event, CandidateSignedUp]],
+    max_jobs: int,
 ) -> None:
-    if await repository.is_erased(connection, data.candidate_id):
-        return  # a replay of an erased candidate's sign-up must not bring them back
-    await repository.upsert_subscriber(connection, data)
-    recipient = Recipient(data.candidate_id, data.email, data.first_name)
-    welcome = emails.welcome(
-        candidate_id=data.candidate_id,
-        first_name=data.first_name,
-        frequency=data.alert_frequency,
-    )
-    await _record(connection, recipient, "welcome", f"welcome:{data.candidate_id}", welcome, [])
-    if data.alert_frequency == "never":
+    """Sign-ups: the subscribers and their welcomes written in one round trip each, then an
+    alert for those (usually few) with open jobs matching already."""
+    if not events:
         return
-    jobs = await repository.open_jobs_matching(connection, data.candidate_id, limit=max_jobs)
-    await _record_job_email(
-        connection, emails, recipient, jobs, dedup_key=f"signup-alert:{data.candidate_id}"
+    # A replay of an erased candidate's sign-up must not bring them back.
+    erased = await repository.erased_among(connection, [data.candidate_id for _, data in events])
+    kept = [(event, data) for event, data in events if data.candidate_id not in erased]
+    await repository.upsert_subscribers(connection, [data for _, data in kept])
+    welcomes = []
+    for event, data in kept:
+        with handling(event, consumer):  # the email continues the sign-up's trace
+            welcomes.append(_welcome(emails, data))
+    await repository.insert_deliveries(connection, welcomes)
+    wanting_alerts = [(event, data) for event, data in kept if data.alert_frequency != "never"]
+    with_matches = await repository.with_open_jobs_matching(
+        connection, [data.candidate_id for _, data in wanting_alerts]
+    )
+    for event, data in wanting_alerts:
+        if data.candidate_id not in with_matches:
+            continue
+        with handling(event, consumer):
+            jobs = await repository.open_jobs_matching(
+                connection, data.candidate_id, limit=max_jobs
+            )
+            recipient = Recipient(data.candidate_id, data.email, data.first_name)
+            await _record_job_email(
+                connection, emails, recipient, jobs, dedup_key=f"signup-alert:{data.candidate_id}"
+            )
+
+
+def _welcome(emails: Emails, data: CandidateSignedUp) -> repository.NewDelivery:
+    content = emails.welcome(
+        candidate_id=data.candidate_id, first_name=data.first_name, frequency=data.alert_frequency
+    )
+    return repository.NewDelivery(
+        delivery_id=uuid4(),
+        dedup_key=f"welcome:{data.candidate_id}",
+        candidate_id=data.candidate_id,
+        kind="welcome",
+        to_address=data.email,
+        content=content,
+        job_ids=[],
     )
 
 

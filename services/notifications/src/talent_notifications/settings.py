@@ -17,7 +17,9 @@ class NotificationsSettings(ServiceSettings):
     delivery_retry_base_seconds: float = Field(default=2.0, gt=0)
     delivery_retry_max_seconds: float = Field(default=600.0, gt=0)
     delivery_poll_seconds: float = Field(default=1.0, gt=0)
-    delivery_batch_size: int = Field(default=20, ge=1)
+    # Deliveries leased at once; they are sent through SMTP_POOL_SIZE connections kept open.
+    delivery_batch_size: int = Field(default=100, ge=1)
+    smtp_pool_size: int = Field(default=4, ge=1)
     # Digests: checked this often, sent from this hour (UTC) of the day (daily) or Monday (weekly).
     digest_check_seconds: float = Field(default=60.0, gt=0)
     digest_send_hour_utc: int = Field(default=8, ge=0, le=23)

@@ -1,0 +1,106 @@
+"""The SMTP connection pool against a real SMTP server (aiosmtpd): connections are reused,
+replaced when the server drops them, and a refusal mid-pool is still classified by its code."""
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+
+import aiosmtplib
+import pytest
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from talent_notifications.delivery import PermanentSendError, SmtpPool, _classify
+from talent_notifications.settings import NotificationsSettings
+from tests.support.smtp import RecordingHandler, SmtpServer
+
+
+@dataclass
+class PeerRecordingHandler(RecordingHandler):
+    """Also notes the client port of each accepted message: one port, one connection."""
+
+    peers: list[object] = field(default_factory=list)
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        answer = await super().handle_DATA(server, session, envelope)
+        if answer.startswith("250"):
+            self.peers.append(session.peer)  # (address, port) of the client
+        return answer
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    server = SmtpServer()
+    server.handler = PeerRecordingHandler()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def pool_for(server: SmtpServer, size: int = 1) -> SmtpPool:
+    return SmtpPool(
+        NotificationsSettings(smtp_port=server.port, smtp_pool_size=size, smtp_timeout_seconds=5)
+    )
+
+
+def message(to: str) -> EmailMessage:
+    built = EmailMessage()
+    built["From"] = "careers@hospital.example"
+    built["To"] = to
+    built["Subject"] = "Hello"
+    built.set_content("Hello")
+    return built
+
+
+def peers(server: SmtpServer) -> list[object]:
+    assert isinstance(server.handler, PeerRecordingHandler)
+    return server.handler.peers
+
+
+async def test_several_emails_go_over_one_kept_connection(smtp: SmtpServer) -> None:
+    pool = pool_for(smtp)
+    for n in range(3):
+        await pool.send(message(f"ada{n}@example.org"))
+    await pool.close()
+    assert len(smtp.handler.messages) == 3
+    assert len(set(peers(smtp))) == 1
+
+
+async def test_a_connection_the_server_dropped_is_replaced_and_the_email_sent(
+    smtp: SmtpServer,
+) -> None:
+    pool = pool_for(smtp)
+    await pool.send(message("ada@example.org"))
+    smtp.stop()  # drops the kept connection
+    smtp.start()
+    await pool.send(message("grace@example.org"))
+    await pool.close()
+    assert smtp.handler.to("grace@example.org")
+    assert len(set(peers(smtp))) == 2
+
+
+async def test_4xx_reply_mid_pool_is_transient_and_the_pool_sends_on(smtp: SmtpServer) -> None:
+    pool = pool_for(smtp)
+    await pool.send(message("ada@example.org"))
+    smtp.handler.refuse_with = "451 4.3.0 Mailbox busy, try again later"
+    with pytest.raises(aiosmtplib.SMTPResponseException) as refused:
+        await pool.send(message("grace@example.org"))
+    smtp.handler.refuse_with = None
+    await pool.send(message("grace@example.org"))
+    await pool.close()
+    assert not isinstance(_classify(refused.value), PermanentSendError)
+    assert smtp.handler.to("grace@example.org")
+
+
+async def test_5xx_reply_mid_pool_is_permanent_and_the_pool_sends_on(smtp: SmtpServer) -> None:
+    pool = pool_for(smtp)
+    await pool.send(message("ada@example.org"))
+    smtp.handler.refuse_with = "550 5.1.1 No such user"
+    with pytest.raises(aiosmtplib.SMTPResponseException) as refused:
+        await pool.send(message("grace@example.org"))
+    smtp.handler.refuse_with = None
+    await pool.send(message("linus@example.org"))
+    await pool.close()
+    assert isinstance(_classify(refused.value), PermanentSendError)
+    assert smtp.handler.to("linus@example.org")
