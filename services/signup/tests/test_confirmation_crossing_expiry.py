@@ -8,11 +8,10 @@ from uuid import UUID
 
 import pytest
 
-from talent_shared.db import Connection, Pool, apply_migrations, create_pool, migrations_in
-from talent_shared.db import shared_migrations as shared
+from talent_shared.db import Connection, Pool
 from talent_signup import repository, service
 from tests.support.crossing import Work, cross
-from tests.support.infra import fresh_database
+from tests.support.infra import migrated_pool
 
 pytestmark = pytest.mark.integration
 
@@ -21,13 +20,8 @@ SECRET = "crossing-secret"
 
 @pytest.fixture(scope="module")
 async def pool(infrastructure: None) -> AsyncIterator[Pool]:
-    async with fresh_database("confirm_expiry") as url:
-        pool = await create_pool(url, max_size=6)
-        await apply_migrations(pool, shared() + migrations_in("talent_signup", namespace="service"))
-        try:
-            yield pool
-        finally:
-            await pool.close()
+    async with migrated_pool("talent_signup", "confirm_expiry", max_size=6) as pool:
+        yield pool
 
 
 async def pending_sign_up(pool: Pool) -> UUID:

@@ -1,6 +1,7 @@
 """Sign-up rate limits per client address and per email, on the real PostgreSQL and broker:
 counters shared by replicas, X-Forwarded-For honoured only from TRUSTED_PROXIES."""
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -109,6 +110,23 @@ async def test_limit_per_address_holds_across_replicas(
     assert statuses == [201, 201, 201, 429]
 
 
+async def test_limit_per_address_holds_for_concurrent_sign_ups_on_two_replicas(
+    replicas: tuple[httpx.AsyncClient, ...],
+) -> None:
+    """The count and the sign-up share one transaction: ten sign-ups from one address at the
+    same moment, on two replicas, wait on the address's window row in turn (no deadlock) and
+    exactly the limit get through."""
+    first, second, _ = replicas
+    ip = client_ip()
+    responses = await asyncio.gather(
+        *(
+            replica.post("/v1/signups", json=signup_body(), headers=via_gateway(ip))
+            for replica in (first, second) * 5
+        )
+    )
+    assert sorted(response.status_code for response in responses) == [201] * 3 + [429] * 7
+
+
 async def test_over_the_limit_is_429_with_retry_after(
     replicas: tuple[httpx.AsyncClient, ...],
 ) -> None:
@@ -140,6 +158,17 @@ async def test_refused_sign_up_writes_no_candidate_and_no_event(
     # No event, so no email can ever be sent for it: events only leave through the outbox.
     outbox = "SELECT count(*) FROM outbox WHERE convert_from(payload, 'UTF8') LIKE '%' || $1 || '%'"
     assert await count(signup_database, outbox, email) == 0
+
+
+async def test_refused_sign_up_is_still_counted(
+    replicas: tuple[httpx.AsyncClient, ...], signup_database: str
+) -> None:
+    first, _, _ = replicas
+    ip = client_ip()
+    for _ in range(4):
+        await first.post("/v1/signups", json=signup_body(), headers=via_gateway(ip))
+    hits = "SELECT hits FROM rate_limit_windows WHERE scope = 'ip' AND key = $1"
+    assert await count(signup_database, hits, ip) == 4
 
 
 async def test_limit_per_email_holds_across_addresses_and_cases(

@@ -64,32 +64,31 @@ async def sign_up(
     double opt-in, a new sign-up is `pending` and gets a confirmation email instead. Rate-limited
     per client address and per email: 429 with `Retry-After`, and nothing is written or sent."""
     settings = runtime.settings
-    retry_after = await service.seconds_until_allowed(
-        pool=runtime.pool,
-        client=http.client.host if http.client else "unknown",
-        email=request.email,
-        per_ip=settings.signup_rate_per_ip,
-        per_email=settings.signup_rate_per_email,
-        secret=_secret(runtime),
-    )
-    if retry_after is not None:
-        raise HTTPException(
-            status.HTTP_429_TOO_MANY_REQUESTS,
-            "too many sign-ups: try again later",
-            headers={"Retry-After": str(retry_after)},
-        )
-    candidate_id, created, state = await service.sign_up(
+    outcome = await service.sign_up(
         pool=runtime.pool,
         relay=runtime.relay,
         request=request,
+        limits=service.SignupLimits(
+            client=http.client.host if http.client else "unknown",
+            per_ip=settings.signup_rate_per_ip,
+            per_email=settings.signup_rate_per_email,
+            secret=_secret(runtime),
+        ),
         consent_text_version=settings.consent_text_version,
         correlation_id=correlation_id,
         double_opt_in=settings.signup_double_opt_in,
     )
-    if not created:
+    if isinstance(outcome, service.RateLimited):
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            "too many sign-ups: try again later",
+            headers={"Retry-After": str(outcome.retry_after_seconds)},
+        )
+    if not outcome.created:
         response.status_code = status.HTTP_200_OK
     return SignupResponse(
-        candidate_id=candidate_id, status="pending" if state == "pending" else "subscribed"
+        candidate_id=outcome.candidate_id,
+        status="pending" if outcome.status == "pending" else "subscribed",
     )
 
 

@@ -2,6 +2,7 @@
 
 import hashlib
 import hmac
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
@@ -42,23 +43,36 @@ class CandidateErasedError(LookupError):
     """The candidate was here and has been erased (by an admin, or unconfirmed for too long)."""
 
 
-async def seconds_until_allowed(
-    *,
-    pool: Pool,
-    client: str,
-    email: str,
-    per_ip: rate_limits.RateLimit,
-    per_email: rate_limits.RateLimit,
-    secret: str,
-) -> int | None:
-    """Count a sign-up attempt per client address and per email; ``None`` when it may go on,
-    else the seconds to wait. Committed on its own, before the sign-up writes anything."""
-    counters = [
-        rate_limits.Counter("ip", client, per_ip),
-        rate_limits.Counter("email", rate_limits.email_key(email, secret=secret), per_email),
-    ]
-    async with pool.acquire() as connection:
-        return await rate_limits.hit(connection, counters)
+@dataclass(frozen=True)
+class SignupLimits:
+    """The rate limits a sign-up is counted against (per client address and per email)."""
+
+    client: str
+    per_ip: rate_limits.RateLimit
+    per_email: rate_limits.RateLimit
+    secret: str
+
+    def counters(self, email: str) -> list[rate_limits.Counter]:
+        return [
+            rate_limits.Counter("ip", self.client, self.per_ip),
+            rate_limits.Counter(
+                "email", rate_limits.email_key(email, secret=self.secret), self.per_email
+            ),
+        ]
+
+
+@dataclass(frozen=True)
+class RateLimited:
+    """The sign-up was refused and nothing written but its count: retry after this long."""
+
+    retry_after_seconds: int
+
+
+@dataclass(frozen=True)
+class SignedUp:
+    candidate_id: UUID
+    created: bool
+    status: str
 
 
 async def _emit(connection: Connection, data: EventData, correlation_id: str) -> None:
@@ -86,11 +100,14 @@ async def sign_up(
     pool: Pool,
     relay: OutboxRelay,
     request: SignupRequest,
+    limits: SignupLimits,
     consent_text_version: str,
     correlation_id: str,
     double_opt_in: bool = False,
-) -> tuple[UUID, bool, str]:
-    """Create the candidate, or update the one with this email; returns (id, created, status).
+) -> SignedUp | RateLimited:
+    """Count the attempt against ``limits``, then create the candidate, or update the one with
+    this email. One transaction, one commit: a refused attempt commits its count alone; an
+    allowed one commits its count with the candidate, the consent and the outbox row.
 
     ``CandidateSignedUp`` (and so the welcome email) is emitted only for a new candidate; a repeat
     sign-up emits ``CandidatePreferencesChanged``. With ``double_opt_in`` a new candidate is
@@ -99,6 +116,9 @@ async def sign_up(
     """
     preferences = request.model_dump(include=set(Preferences.model_fields))
     async with pool.acquire() as connection, connection.transaction():
+        retry_after = await rate_limits.hit(connection, limits.counters(request.email))
+        if retry_after is not None:
+            return RateLimited(retry_after)
         result = await repository.upsert_candidate(
             connection,
             candidate_id=uuid4(),
@@ -129,7 +149,7 @@ async def sign_up(
         created=result.created,
         status=row["status"],
     )
-    return candidate_id, result.created, row["status"]
+    return SignedUp(candidate_id, result.created, row["status"])
 
 
 def _signed_up(row: asyncpg.Record, signed_up_at: datetime) -> CandidateSignedUp:
