@@ -129,6 +129,54 @@ async def test_event_that_keeps_failing_is_isolated_and_dead_lettered() -> None:
     assert dead["headers"]["dlq-error-type"] == "ValueError"
 
 
+async def test_a_poison_message_is_dead_lettered_once_when_its_batch_is_redelivered() -> None:
+    handler = Handler(failures=[ConnectionRefusedError()] * FAST_RETRY.attempts)
+    broker = RecordingBroker()
+    message = Message((Record(b"{broken", offset=1), Record(view_event().to_bytes(), offset=2)))
+    consumer = consumer_with(handler, broker)
+
+    with pytest.raises(ConnectionRefusedError):
+        await consumer.consume(message)  # type: ignore[arg-type]
+    await consumer.consume(message)  # type: ignore[arg-type]  # the redelivery
+
+    assert [dead["headers"]["dlq-original-offset"] for dead in broker.published] == ["1"]
+
+
+@dataclass
+class FailsTransientlyFor(Handler):
+    """Fails for a lasting reason on a poison event, and transiently on ``flaky`` until
+    ``flaky_failures`` is used up."""
+
+    flaky: uuid.UUID | None = None
+    flaky_failures: int = 0
+
+    async def __call__(self, events: Sequence[Event]) -> None:
+        if len(events) == 1 and events[0].event_id == self.flaky and self.flaky_failures:
+            self.flaky_failures -= 1
+            raise ConnectionRefusedError()
+        await super().__call__(events)
+
+
+async def test_a_culprit_is_dead_lettered_once_when_isolating_its_batch_fails_transiently() -> None:
+    poison, flaky = view_event(), view_event()
+    handler = FailsTransientlyFor(
+        poison_ids={poison.event_id},
+        flaky=flaky.event_id,
+        flaky_failures=FAST_RETRY.attempts,
+    )
+    broker = RecordingBroker()
+    message = Message((Record(poison.to_bytes(), offset=1), Record(flaky.to_bytes(), offset=2)))
+    consumer = consumer_with(handler, broker)
+
+    with pytest.raises(ConnectionRefusedError):
+        await consumer.consume(message)  # type: ignore[arg-type]
+    assert broker.published == []
+    await consumer.consume(message)  # type: ignore[arg-type]  # the redelivery
+
+    assert [dead["headers"]["dlq-original-offset"] for dead in broker.published] == ["1"]
+    assert [e.event_id for batch in handler.batches for e in batch] == [flaky.event_id]
+
+
 @pytest.mark.parametrize("attempt", range(8))
 def test_backoff_stays_within_its_bounds(attempt: int) -> None:
     policy = RetryPolicy(base_delay_seconds=0.1, max_delay_seconds=2.0)

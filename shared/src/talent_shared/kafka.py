@@ -186,6 +186,8 @@ async def publish_dead_letter(
 
 
 BatchHandler = Callable[[Sequence[Event]], Awaitable[None]]
+Parsed = tuple[ConsumerRecord[Any, Any], Event]
+DeadLetter = tuple[ConsumerRecord[Any, Any], BaseException]
 
 
 @dataclass(frozen=True)
@@ -209,9 +211,18 @@ class EventConsumer:
         return None
 
     async def consume(self, message: KafkaMessage) -> None:
-        parsed = await self._parse(records_of(message))
-        if not parsed:
-            return
+        """Handle a message or batch; dead letters are published only once nothing is left to
+        fail transiently. A transient failure raises, so the batch is delivered again, and a
+        dead letter already published for it would be published a second time."""
+        parsed, dead = self._parse(records_of(message))
+        if parsed:
+            dead += await self._handle(parsed)
+        for record, error in sorted(
+            dead, key=lambda letter: (letter[0].partition, letter[0].offset)
+        ):
+            await publish_dead_letter(self.broker, record, consumer=self.name, error=error)
+
+    async def _handle(self, parsed: list[Parsed]) -> list[DeadLetter]:
         BATCH_SIZE.labels(self.name).observe(len(parsed))
         with receiving(parsed):  # each event's trace context, for the handler's spans
             try:
@@ -222,28 +233,31 @@ class EventConsumer:
                         "transient failure, messages will be redelivered", consumer=self.name
                     )
                     raise
-                await self._isolate_failures(parsed)
-                return
+                return await self._isolate_failures(parsed)
         EVENTS_HANDLED.labels(self.name, "handled").inc(len(parsed))
+        return []
 
-    async def _parse(
+    def _parse(
         self, records: Sequence[ConsumerRecord[Any, Any]]
-    ) -> list[tuple[ConsumerRecord[Any, Any], Event]]:
-        parsed = []
+    ) -> tuple[list[Parsed], list[DeadLetter]]:
+        parsed: list[Parsed] = []
+        poison: list[DeadLetter] = []
         for record in records:
             try:
                 event = parse_event(record.value)
             except PoisonMessageError as error:
-                await publish_dead_letter(self.broker, record, consumer=self.name, error=error)
+                poison.append((record, error))
                 continue
             if event is None:
                 EVENTS_HANDLED.labels(self.name, "skipped_unknown_type").inc()
                 continue
             parsed.append((record, event))
-        return parsed
+        return parsed, poison
 
-    async def _isolate_failures(self, parsed: list[tuple[ConsumerRecord[Any, Any], Event]]) -> None:
-        """A batch failed for a lasting reason: handle its events one by one to find the culprit."""
+    async def _isolate_failures(self, parsed: list[Parsed]) -> list[DeadLetter]:
+        """A batch failed for a lasting reason: handle its events one by one to find the
+        culprits, which are returned to be dead-lettered."""
+        culprits: list[DeadLetter] = []
         for record, event in parsed:
             with structlog.contextvars.bound_contextvars(
                 event_id=str(event.event_id), correlation_id=event.envelope.correlation_id
@@ -254,9 +268,10 @@ class EventConsumer:
                     if is_transient(error):
                         raise
                     log.exception("event keeps failing", consumer=self.name)
-                    await publish_dead_letter(self.broker, record, consumer=self.name, error=error)
+                    culprits.append((record, error))
                 else:
                     EVENTS_HANDLED.labels(self.name, "handled").inc()
+        return culprits
 
 
 class PublishFailedError(Exception):
