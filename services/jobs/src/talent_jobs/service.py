@@ -158,7 +158,10 @@ def _validation_detail(error: ValidationError) -> str:
     )
 
 
-def _validated(events: Sequence[Any]) -> tuple[list[tuple[int, JobViewIn]], list[RejectedJobView]]:
+def validate_job_views(
+    events: Sequence[Any],
+) -> tuple[list[tuple[int, JobViewIn]], list[RejectedJobView]]:
+    """Each event checked on its own: the valid views with their index, and the rejections."""
     views: list[tuple[int, JobViewIn]] = []
     rejected: list[RejectedJobView] = []
     for index, raw in enumerate(events):
@@ -177,18 +180,22 @@ async def record_job_views(
     pool: Pool,
     broker: KafkaBroker,
     known_jobs: KnownJobs,
-    events: Sequence[Any],
+    views: Sequence[tuple[int, JobViewIn]],
+    invalid: Sequence[RejectedJobView] = (),
     correlation_id: str,
     timeout: float,
 ) -> JobViewBatchAccepted:
-    """Publish a ``JobViewed`` for each valid view of a known job, all at once; returns once
-    Kafka acknowledged every one. Invalid events and unknown jobs are rejected one by one."""
-    views, rejected = _validated(events)
+    """Publish a ``JobViewed`` for each view (with its index in the batch) of a known job, all
+    at once; returns once Kafka acknowledged every one. Views of unknown jobs are rejected, after
+    the ``invalid`` events."""
     unknown = await known_jobs.unknown_among(pool, (view.job_id for _, view in views))
-    rejected += [
-        RejectedJobView(index=index, detail=f"job {view.job_id} not found")
-        for index, view in views
-        if view.job_id in unknown
+    rejected = [
+        *invalid,
+        *(
+            RejectedJobView(index=index, detail=f"job {view.job_id} not found")
+            for index, view in views
+            if view.job_id in unknown
+        ),
     ]
     now = datetime.now(UTC)
     accepted = [
