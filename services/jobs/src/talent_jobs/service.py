@@ -34,6 +34,7 @@ from talent_shared.events import (
     JobUpdated,
     JobViewed,
     new_event,
+    new_event_records,
 )
 from talent_shared.kafka import publish_event, publish_events
 from talent_shared.outbox import OutboxRelay, enqueue
@@ -145,9 +146,9 @@ async def record_job_view(
         job_id=view.job_id,
         viewed_at=view.viewed_at or datetime.now(UTC),
     )
-    event = new_event(viewed, producer=PRODUCER, correlation_id=correlation_id)
-    await publish_event(broker, event, timeout=timeout)
-    return event.event_id
+    [record] = new_event_records([viewed], producer=PRODUCER, correlation_id=correlation_id)
+    await publish_event(broker, record, timeout=timeout)
+    return record.event_id
 
 
 def _validation_detail(error: ValidationError) -> str:
@@ -198,17 +199,17 @@ async def record_job_views(
         ),
     ]
     now = datetime.now(UTC)
-    accepted = [
-        new_event(
+    accepted = new_event_records(
+        (
             JobViewed(
                 visitor_id=view.visitor_id, job_id=view.job_id, viewed_at=view.viewed_at or now
-            ),
-            producer=PRODUCER,
-            correlation_id=correlation_id,
-        )
-        for _, view in views
-        if view.job_id not in unknown
-    ]
+            )
+            for _, view in views
+            if view.job_id not in unknown
+        ),
+        producer=PRODUCER,
+        correlation_id=correlation_id,
+    )
     if accepted:
         await publish_events(broker, accepted, timeout=timeout)
     return JobViewBatchAccepted(
