@@ -13,11 +13,15 @@ from talent_shared.events import (
     VIEWS_TOPIC,
     CandidateErased,
     CandidateSignedUp,
+    Envelope,
+    EventData,
     JobClosed,
+    JobPosted,
     JobViewed,
     PoisonMessageError,
     dead_letter_topic,
     new_event,
+    new_event_records,
     parse_event,
 )
 
@@ -147,3 +151,46 @@ def test_missing_value_is_poison() -> None:
 
 def test_dead_letter_topic_is_topic_dot_dlq() -> None:
     assert dead_letter_topic(VIEWS_TOPIC) == "jobs.views.v1.dlq"
+
+
+def _job_posted() -> JobPosted:
+    return JobPosted(
+        job_id=uuid.uuid4(),
+        title="Nurse",
+        category="Nursing",
+        location="Durham, NC",
+        description="Night shifts",
+        posted_at=NOW,
+        updated_at=NOW,
+    )
+
+
+def _erased() -> CandidateErased:
+    return CandidateErased(candidate_id=uuid.uuid4(), erased_at=NOW, visitor_ids=["a", "b"])
+
+
+@pytest.mark.parametrize("data", [job_viewed(), _job_posted(), _erased()], ids=type)
+def test_a_new_event_record_carries_the_bytes_of_its_envelope(data: EventData) -> None:
+    [record] = new_event_records([data], producer="jobs", correlation_id="c-1")
+    occurred_at = json.loads(record.value)["occurred_at"]
+    envelope = Envelope(
+        event_id=record.event_id,
+        event_type=data.event_type,
+        occurred_at=occurred_at,
+        producer="jobs",
+        correlation_id="c-1",
+        data=data.model_dump(mode="json"),
+    )
+    assert record.value == envelope.model_dump_json().encode()
+
+
+def test_a_new_event_record_is_routed_keyed_and_headed_like_its_event() -> None:
+    data = job_viewed()
+    [record] = new_event_records([data], producer="jobs", correlation_id="c-1")
+    event = new_event(data, producer="jobs", correlation_id="c-1").record()
+    assert (record.topic, record.key, record.event_type, record.correlation_id) == (
+        event.topic,
+        event.key,
+        event.event_type,
+        event.correlation_id,
+    )

@@ -31,8 +31,8 @@ async def published(
     wanted = {event.data.key.encode() for event in singles + batch}
     async with topic_reader(VIEWS_TOPIC) as reader:
         for event in singles:
-            await publish_event(broker, event, timeout=10)
-        await publish_events(broker, batch, timeout=10)
+            await publish_event(broker, event.record(), timeout=10)
+        await publish_events(broker, [event.record() for event in batch], timeout=10)
         seen: set[bytes] = set()
         records: list[ConsumerRecord[bytes, bytes]] = []
 
@@ -80,4 +80,4 @@ async def test_a_batch_record_has_the_value_and_headers_of_a_single_publish(
 async def test_a_batch_on_a_stopped_broker_fails_as_unpublished() -> None:
     broker = KafkaBroker(ServiceSettings().kafka_bootstrap_servers)
     with pytest.raises(PublishFailedError):
-        await publish_events(broker, [view_for("nobody")], timeout=1)
+        await publish_events(broker, [view_for("nobody").record()], timeout=1)

@@ -139,4 +139,6 @@ async def test_publish_events_not_acknowledged_in_time_fail_as_unpublished(
 ) -> None:
     viewed = JobViewed(visitor_id="impatient", job_id=uuid.uuid4(), viewed_at=datetime.now(UTC))
     with pytest.raises(PublishFailedError):
-        await publish_events(kafka_broker, [new_event(viewed, producer="test")], timeout=1e-6)
+        await publish_events(
+            kafka_broker, [new_event(viewed, producer="test").record()], timeout=1e-6
+        )

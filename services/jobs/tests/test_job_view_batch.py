@@ -5,6 +5,7 @@ limits of its own (500 events, 256 KiB)."""
 import json
 import uuid
 from typing import Any
+from unittest.mock import ANY
 
 import httpx
 import pytest
@@ -117,6 +118,32 @@ async def test_batch_sent_as_text_plain_is_accepted(jobs: httpx.AsyncClient) -> 
     assert response.status_code == 202, response.text
     assert response.json()["accepted"] == 1
     assert await wait_for_recently_viewed(jobs, visitor, [job["job_id"]]) == [job["job_id"]]
+
+
+async def test_text_plain_batch_with_an_invalid_event_rejects_only_that_event(
+    jobs: httpx.AsyncClient,
+) -> None:
+    job = await post_job(jobs)
+    events = [view(new_visitor(), job["job_id"]), view("not a visitor id!", job["job_id"])]
+    response = await jobs.post(
+        BATCH, content=json.dumps({"events": events}), headers={"Content-Type": "text/plain"}
+    )
+    assert response.status_code == 202, response.text
+    assert response.json() == {"accepted": 1, "rejected": [{"index": 1, "detail": ANY}]}
+
+
+async def test_batch_answers_alike_whichever_json_media_type_it_comes_as(
+    jobs: httpx.AsyncClient,
+) -> None:
+    job = await post_job(jobs)
+    body = json.dumps({"events": [view(new_visitor(), job["job_id"])]})
+    answers = [
+        await jobs.post(BATCH, content=body, headers={"Content-Type": media_type})
+        for media_type in ("application/json", "application/vnd.views+json")
+    ]
+    assert [(a.status_code, a.headers["content-type"], a.json()) for a in answers] == [
+        (202, "application/json", {"accepted": 1, "rejected": []})
+    ] * 2
 
 
 async def test_text_plain_that_is_not_json_is_422(jobs: httpx.AsyncClient) -> None:

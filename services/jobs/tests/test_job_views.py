@@ -1,6 +1,7 @@
 """The first flow, end to end on the real broker and database:
 POST /v1/job-views -> JobViewed on jobs.views.v1 -> the recently-viewed projection."""
 
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -50,6 +51,20 @@ async def test_view_keyed_by_visitor_with_event_type_header(jobs: httpx.AsyncCli
     mine = [r for batch in records.values() for r in batch if r.key == visitor.encode()]
     assert len(mine) == 1
     assert ("event_type", b"JobViewed") in mine[0].headers
+
+
+async def test_view_answers_alike_whichever_json_media_type_it_comes_as(
+    jobs: httpx.AsyncClient,
+) -> None:
+    job = await post_job(jobs)
+    body = json.dumps({"visitor_id": new_visitor(), "job_id": job["job_id"]})
+    answers = [
+        await jobs.post("/v1/job-views", content=body, headers={"Content-Type": media_type})
+        for media_type in ("application/json", "application/vnd.views+json")
+    ]
+    assert [(a.status_code, a.headers["content-type"], sorted(a.json())) for a in answers] == [
+        (202, "application/json", ["event_id", "status"])
+    ] * 2
 
 
 async def test_view_shows_up_in_recently_viewed(jobs: httpx.AsyncClient) -> None:

@@ -259,16 +259,72 @@ class TextPlainJsonRoute(APIRoute):
         handle = super().get_route_handler()
 
         async def handle_text_plain_as_json(request: Request) -> Response:
-            media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-            if media_type == "text/plain":
-                headers = [
-                    (name, b"application/json" if name == b"content-type" else value)
-                    for name, value in request.scope["headers"]
-                ]
-                request = Request({**request.scope, "headers": headers}, request.receive)
+            if _media_type(request) == "text/plain":
+                request = _declared_as_json(request, await _body_of(request))
             return await handle(request)
 
         return handle_text_plain_as_json
+
+
+FastPath = Callable[[Request, bytes], Awaitable[Response | None]]
+
+
+def fast_path_route(
+    fast_path: FastPath, *, media_types: frozenset[str], base: type[APIRoute] = APIRoute
+) -> type[APIRoute]:
+    """A route class that hands a body sent as one of ``media_types`` to ``fast_path`` first,
+    skipping FastAPI's body parsing, dependency resolution and response validation (about half
+    of a small request's CPU time). ``fast_path`` answers a request it fully validated, and
+    returns None, before doing anything, for any other: FastAPI's own handler then answers it
+    (with the body already read), so every error response stays FastAPI's. The route's OpenAPI
+    description is the declared endpoint's, unchanged."""
+
+    class FastPathRoute(base):  # type: ignore[valid-type,misc]
+        def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+            handle: Callable[[Request], Awaitable[Response]] = super().get_route_handler()
+
+            async def handle_fast_first(request: Request) -> Response:
+                if _media_type(request) in media_types:
+                    response = await fast_path(request, await _body_of(request))
+                    if response is not None:
+                        return response
+                return await handle(request)
+
+            return handle_fast_first
+
+    return FastPathRoute
+
+
+def _media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+async def _body_of(request: Request) -> bytes:
+    """The body, read as FastAPI reads it: failing to (a body over the limit, a client gone) is
+    FastAPI's 400, which the handlers of ``install_common_http`` turn into the right answer."""
+    try:
+        return await request.body()
+    except Exception as error:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, FASTAPI_BODY_PARSE_ERROR) from error
+
+
+def _declared_as_json(request: Request, body: bytes) -> Request:
+    """The request with its content type replaced by JSON, and its body, read already, given
+    again to whoever reads it next."""
+    headers = [
+        (name, b"application/json" if name == b"content-type" else value)
+        for name, value in request.scope["headers"]
+    ]
+    replayed = False
+
+    async def receive() -> Message:
+        nonlocal replayed
+        if replayed:
+            return await request.receive()
+        replayed = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return Request({**request.scope, "headers": headers}, receive)
 
 
 def install_cors(

@@ -31,8 +31,10 @@ from talent_shared.errors import is_transient
 from talent_shared.events import (
     TOPICS,
     Event,
+    EventRecord,
     PoisonMessageError,
     dead_letter_topic,
+    event_headers,
     parse_event,
 )
 from talent_shared.logging import get_logger
@@ -278,25 +280,25 @@ class PublishFailedError(Exception):
     """Kafka did not acknowledge the event in time; the caller should answer 503."""
 
 
-async def publish_event(broker: KafkaBroker, event: Event, *, timeout: float) -> None:
+async def publish_event(broker: KafkaBroker, record: EventRecord, *, timeout: float) -> None:
     """Publish and wait for the acknowledgement of every in-sync replica, within ``timeout``."""
     try:
         await asyncio.wait_for(
             broker.publish(
-                event.to_bytes(),
-                event.data.topic,
-                key=event.data.key.encode(),
-                headers=event.headers(),
+                record.value,
+                record.topic,
+                key=record.key,
+                headers=event_headers(record.event_type, record.correlation_id),
             ),
             timeout,
         )
     except (TimeoutError, KafkaError, OSError) as error:
-        raise PublishFailedError(
-            f"{event.envelope.event_type} not acknowledged: {error!r}"
-        ) from error
+        raise PublishFailedError(f"{record.event_type} not acknowledged: {error!r}") from error
 
 
-async def publish_events(broker: KafkaBroker, events: Sequence[Event], *, timeout: float) -> None:
+async def publish_events(
+    broker: KafkaBroker, records: Sequence[EventRecord], *, timeout: float
+) -> None:
     """Publish many events and wait, within ``timeout``, until every one is acknowledged by every
     in-sync replica (the broker's idempotent, acks=all producer).
 
@@ -305,19 +307,19 @@ async def publish_events(broker: KafkaBroker, events: Sequence[Event], *, timeou
     cost more per record than the rest of the request. Each record has the key and headers
     :func:`publish_event` gives it, and the producer's own partitioner places it, so the
     partition of a key, and the order of its events, do not depend on the endpoint used."""
-    if not events:
+    if not records:
         return
     try:
         async with asyncio.timeout(timeout):
-            acks = await _append_all(_producer_of(broker), events, timeout=timeout)
+            acks = await _append_all(_producer_of(broker), records, timeout=timeout)
             # Not gather: a batch's future is shared with other requests, and a cancelled
             # request must not cancel it for them.
             await asyncio.wait(acks)
     except (TimeoutError, KafkaError, OSError) as error:
-        raise PublishFailedError(f"{len(events)} events not acknowledged: {error!r}") from error
+        raise PublishFailedError(f"{len(records)} events not acknowledged: {error!r}") from error
     failures = [ack.exception() for ack in acks if ack.exception() is not None]
     if failures:
-        raise PublishFailedError(f"{len(events)} events not acknowledged: {failures[0]!r}")
+        raise PublishFailedError(f"{len(records)} events not acknowledged: {failures[0]!r}")
 
 
 def _producer_of(broker: KafkaBroker) -> AIOKafkaProducer:
@@ -330,33 +332,35 @@ def _producer_of(broker: KafkaBroker) -> AIOKafkaProducer:
 
 
 async def _append_all(
-    producer: AIOKafkaProducer, events: Sequence[Event], *, timeout: float
+    producer: AIOKafkaProducer, records: Sequence[EventRecord], *, timeout: float
 ) -> set["asyncio.Future[None]"]:
-    """Append every event to its partition's open batch; returns the batches' acknowledgements."""
+    """Append every record to its partition's open batch; returns the batches' acknowledgements."""
     batches = record_batches_of(producer, timeout=timeout)
-    for topic in {event.data.topic for event in events}:
+    for topic in {record.topic for record in records}:
         await batches.ready(topic)
     # One trace context for all: the request's, so the consumers' spans join its trace.
     trace_headers: dict[str, str] = {}
     propagate.inject(trace_headers)
-    return {
-        batches.append(
-            event.data.topic,
-            event.data.key.encode(),
-            event.to_bytes(),
-            _record_headers(event, trace_headers),
-        )
-        for event in events
-    }
+    # A request's records share their event type and correlation id: their headers too.
+    headers: dict[tuple[str, str], list[tuple[str, bytes]]] = {}
+    acks = set()
+    for record in records:
+        kind = (record.event_type, record.correlation_id)
+        if kind not in headers:
+            headers[kind] = _record_headers(*kind, trace_headers)
+        acks.add(batches.append(record.topic, record.key, record.value, headers[kind]))
+    return acks
 
 
-def _record_headers(event: Event, trace_headers: Mapping[str, str]) -> list[tuple[str, bytes]]:
+def _record_headers(
+    event_type: str, correlation_id: str, trace_headers: Mapping[str, str]
+) -> list[tuple[str, bytes]]:
     """What :func:`publish_event` sends, in its order: FastStream's (an empty content-type for
     bytes, its correlation id, which ours replaces), then ours, then the trace context."""
     headers = {
         "content-type": "",
-        "correlation_id": event.envelope.correlation_id,
-        **event.headers(),
+        "correlation_id": correlation_id,
+        **event_headers(event_type, correlation_id),
         **trace_headers,
     }
     return [(name, value.encode()) for name, value in headers.items()]

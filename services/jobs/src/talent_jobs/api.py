@@ -1,10 +1,12 @@
 """HTTP routes of the jobs service: thin, they validate, call ``service`` and map errors."""
 
+from collections.abc import Sequence
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError
 
 from talent_jobs import service
 from talent_jobs.models import (
@@ -18,19 +20,29 @@ from talent_jobs.models import (
     JobViewBatchIn,
     JobViewIn,
     RecentlyViewed,
+    RejectedJobView,
+    ValidJobViewBatch,
     VisitorId,
 )
 from talent_jobs.pagination import InvalidCursorError
 from talent_jobs.repository import JobFilters
 from talent_jobs.runtime import JobsRuntime
-from talent_shared.http import AdminOnly, CorrelationId, PublicRoute, TextPlainJsonRoute
+from talent_shared.http import (
+    AdminOnly,
+    CorrelationId,
+    PublicRoute,
+    TextPlainJsonRoute,
+    fast_path_route,
+)
+from talent_shared.http import correlation_id as correlation_id_of
 from talent_shared.kafka import PublishFailedError
 from talent_shared.runtime import runtime_of
 from talent_shared.text import NO_NUL
 
 router = APIRouter(prefix="/v1")
 
-Runtime = Annotated[JobsRuntime, Depends(runtime_of(JobsRuntime))]
+jobs_runtime = runtime_of(JobsRuntime)
+Runtime = Annotated[JobsRuntime, Depends(jobs_runtime)]
 JobId = Annotated[UUID, Path(description="The job's id")]
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no job with this id"}}
 KAFKA_UNAVAILABLE: dict[int | str, dict[str, Any]] = {
@@ -142,18 +154,9 @@ async def get_job(job_id: JobId, runtime: Runtime) -> Job:
         raise _job_not_found(job_id) from error
 
 
-@router.post(
-    "/job-views",
-    status_code=status.HTTP_202_ACCEPTED,
-    tags=["recently viewed"],
-    responses={**NOT_FOUND, **KAFKA_UNAVAILABLE},
-)
-async def post_job_view(
-    view: JobViewIn, runtime: Runtime, correlation_id: CorrelationId
-) -> JobViewAccepted:
-    """Record that a visitor viewed a job. A 202 means the event is durably in Kafka."""
+async def _accept_view(runtime: JobsRuntime, view: JobViewIn, correlation_id: str) -> UUID:
     try:
-        event_id = await service.record_job_view(
+        return await service.record_job_view(
             pool=runtime.pool,
             broker=runtime.broker,
             known_jobs=runtime.known_jobs,
@@ -165,7 +168,26 @@ async def post_job_view(
         raise _job_not_found(view.job_id) from error
     except PublishFailedError as error:
         raise _kafka_unavailable("the job view") from error
-    return JobViewAccepted(event_id=event_id)
+
+
+async def _accept_views(
+    runtime: JobsRuntime,
+    views: Sequence[tuple[int, JobViewIn]],
+    invalid: Sequence[RejectedJobView],
+    correlation_id: str,
+) -> JobViewBatchAccepted:
+    try:
+        return await service.record_job_views(
+            pool=runtime.pool,
+            broker=runtime.broker,
+            known_jobs=runtime.known_jobs,
+            views=views,
+            invalid=invalid,
+            correlation_id=correlation_id,
+            timeout=runtime.settings.kafka_publish_timeout_seconds,
+        )
+    except PublishFailedError as error:
+        raise _kafka_unavailable("the job views") from error
 
 
 def _kafka_unavailable(what: str) -> HTTPException:
@@ -176,6 +198,55 @@ def _kafka_unavailable(what: str) -> HTTPException:
     )
 
 
+def _accepted(body: BaseModel) -> Response:
+    """What FastAPI answers for the model (see ``fast_path_route``)."""
+    return Response(body.model_dump_json(), status.HTTP_202_ACCEPTED, media_type="application/json")
+
+
+async def _post_job_view_fast(request: Request, body: bytes) -> Response | None:
+    """``post_job_view`` for a valid body, without FastAPI's machinery."""
+    try:
+        view = JobViewIn.model_validate_json(body)
+    except ValidationError:
+        return None
+    runtime = await jobs_runtime(request)
+    event_id = await _accept_view(runtime, view, await correlation_id_of(request))
+    return _accepted(JobViewAccepted(event_id=event_id))
+
+
+async def _post_job_views_batch_fast(request: Request, body: bytes) -> Response | None:
+    """``post_job_views_batch`` for a batch of valid events, without FastAPI's machinery."""
+    try:
+        batch = ValidJobViewBatch.model_validate_json(body)
+    except ValidationError:
+        return None
+    runtime = await jobs_runtime(request)
+    accepted = await _accept_views(
+        runtime, list(enumerate(batch.events)), (), await correlation_id_of(request)
+    )
+    return _accepted(accepted)
+
+
+async def post_job_view(
+    view: JobViewIn, runtime: Runtime, correlation_id: CorrelationId
+) -> JobViewAccepted:
+    """Record that a visitor viewed a job. A 202 means the event is durably in Kafka."""
+    return JobViewAccepted(event_id=await _accept_view(runtime, view, correlation_id))
+
+
+router.add_api_route(
+    "/job-views",
+    post_job_view,
+    methods=["POST"],
+    status_code=status.HTTP_202_ACCEPTED,
+    tags=["recently viewed"],
+    responses={**NOT_FOUND, **KAFKA_UNAVAILABLE},
+    route_class_override=fast_path_route(
+        _post_job_view_fast, media_types=frozenset({"application/json"})
+    ),
+)
+
+
 async def post_job_views_batch(
     batch: JobViewBatchIn, runtime: Runtime, correlation_id: CorrelationId
 ) -> JobViewBatchAccepted:
@@ -184,17 +255,8 @@ async def post_job_views_batch(
     body of `POST /v1/job-views`; an invalid event or an unknown job rejects that event only.
     A 202 means every accepted event is durably in Kafka; on 503 nothing is promised, send the
     batch again."""
-    try:
-        return await service.record_job_views(
-            pool=runtime.pool,
-            broker=runtime.broker,
-            known_jobs=runtime.known_jobs,
-            events=batch.events,
-            correlation_id=correlation_id,
-            timeout=runtime.settings.kafka_publish_timeout_seconds,
-        )
-    except PublishFailedError as error:
-        raise _kafka_unavailable("the job views") from error
+    views, invalid = service.validate_job_views(batch.events)
+    return await _accept_views(runtime, views, invalid, correlation_id)
 
 
 router.add_api_route(
@@ -205,7 +267,11 @@ router.add_api_route(
     tags=["recently viewed"],
     summary="Post Job Views Batch",
     responses=KAFKA_UNAVAILABLE,
-    route_class_override=TextPlainJsonRoute,
+    route_class_override=fast_path_route(
+        _post_job_views_batch_fast,
+        media_types=frozenset({"application/json", "text/plain"}),
+        base=TextPlainJsonRoute,
+    ),
     openapi_extra={
         "requestBody": {
             "content": {

@@ -142,6 +142,15 @@ class JobViewBatchIn(BaseModel):
     )
 
 
+class ValidJobViewBatch(BaseModel):
+    """A batch whose every event is valid, the usual case: checked in one call instead of event
+    by event. A batch that is not one is checked as a :class:`JobViewBatchIn`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    events: list[JobViewIn] = Field(min_length=1, max_length=MAX_BATCH_EVENTS)
+
+
 class RejectedJobView(BaseModel):
     index: int = Field(description="Position of the event in `events`, from 0.")
     detail: str = Field(description="Why it was rejected.")

@@ -34,6 +34,7 @@ from talent_shared.events import (
     JobUpdated,
     JobViewed,
     new_event,
+    new_event_records,
 )
 from talent_shared.kafka import publish_event, publish_events
 from talent_shared.outbox import OutboxRelay, enqueue
@@ -145,9 +146,9 @@ async def record_job_view(
         job_id=view.job_id,
         viewed_at=view.viewed_at or datetime.now(UTC),
     )
-    event = new_event(viewed, producer=PRODUCER, correlation_id=correlation_id)
-    await publish_event(broker, event, timeout=timeout)
-    return event.event_id
+    [record] = new_event_records([viewed], producer=PRODUCER, correlation_id=correlation_id)
+    await publish_event(broker, record, timeout=timeout)
+    return record.event_id
 
 
 def _validation_detail(error: ValidationError) -> str:
@@ -158,7 +159,10 @@ def _validation_detail(error: ValidationError) -> str:
     )
 
 
-def _validated(events: Sequence[Any]) -> tuple[list[tuple[int, JobViewIn]], list[RejectedJobView]]:
+def validate_job_views(
+    events: Sequence[Any],
+) -> tuple[list[tuple[int, JobViewIn]], list[RejectedJobView]]:
+    """Each event checked on its own: the valid views with their index, and the rejections."""
     views: list[tuple[int, JobViewIn]] = []
     rejected: list[RejectedJobView] = []
     for index, raw in enumerate(events):
@@ -177,31 +181,35 @@ async def record_job_views(
     pool: Pool,
     broker: KafkaBroker,
     known_jobs: KnownJobs,
-    events: Sequence[Any],
+    views: Sequence[tuple[int, JobViewIn]],
+    invalid: Sequence[RejectedJobView] = (),
     correlation_id: str,
     timeout: float,
 ) -> JobViewBatchAccepted:
-    """Publish a ``JobViewed`` for each valid view of a known job, all at once; returns once
-    Kafka acknowledged every one. Invalid events and unknown jobs are rejected one by one."""
-    views, rejected = _validated(events)
+    """Publish a ``JobViewed`` for each view (with its index in the batch) of a known job, all
+    at once; returns once Kafka acknowledged every one. Views of unknown jobs are rejected, after
+    the ``invalid`` events."""
     unknown = await known_jobs.unknown_among(pool, (view.job_id for _, view in views))
-    rejected += [
-        RejectedJobView(index=index, detail=f"job {view.job_id} not found")
-        for index, view in views
-        if view.job_id in unknown
+    rejected = [
+        *invalid,
+        *(
+            RejectedJobView(index=index, detail=f"job {view.job_id} not found")
+            for index, view in views
+            if view.job_id in unknown
+        ),
     ]
     now = datetime.now(UTC)
-    accepted = [
-        new_event(
+    accepted = new_event_records(
+        (
             JobViewed(
                 visitor_id=view.visitor_id, job_id=view.job_id, viewed_at=view.viewed_at or now
-            ),
-            producer=PRODUCER,
-            correlation_id=correlation_id,
-        )
-        for _, view in views
-        if view.job_id not in unknown
-    ]
+            )
+            for _, view in views
+            if view.job_id not in unknown
+        ),
+        producer=PRODUCER,
+        correlation_id=correlation_id,
+    )
     if accepted:
         await publish_events(broker, accepted, timeout=timeout)
     return JobViewBatchAccepted(
