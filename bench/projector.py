@@ -174,8 +174,8 @@ async def raw_consumer(topic: str, database_url: str) -> None:
 
 
 async def catch_up(database_url: str, job_id: str) -> None:
-    """A fresh consumer group starts at the beginning of the topic: let the projector work through
-    the history (earlier runs, the ingest phase) before timing, or the backlog would be measured."""
+    """Let the projector work through its backlog (the views of the measures before) before
+    timing, or the backlog would be measured."""
     marker = f"marker-{uuid.uuid4().hex}"
     event = new_event(
         JobViewed(visitor_id=marker, job_id=job_id, viewed_at=datetime.now(UTC)), producer="bench"
