@@ -14,6 +14,7 @@ from services.jobs.tests.helpers import (
     recently_viewed_ids,
     wait_for_recently_viewed,
 )
+from talent_jobs.models import RecentlyViewed, RecentlyViewedJob
 from talent_shared.events import VIEWS_TOPIC, JobViewed, new_event
 from tests.support.kafka import raw_producer, topic_reader
 
@@ -93,6 +94,45 @@ async def test_recently_viewed_item_has_contract_fields(jobs: httpx.AsyncClient)
         "category": "Pharmacy",
         "viewed_at": "2026-01-02T03:04:05Z",
     }
+
+
+async def _only_item_body(jobs: httpx.AsyncClient, job: dict[str, str], viewed_at: str) -> str:
+    """The raw body of GET recently-viewed for a new visitor who viewed ``job`` once."""
+    visitor = new_visitor()
+    await jobs.post(
+        "/v1/job-views",
+        json={"visitor_id": visitor, "job_id": job["job_id"], "viewed_at": viewed_at},
+    )
+    await wait_for_recently_viewed(jobs, visitor, [job["job_id"]])
+    response = await jobs.get(f"/v1/visitors/{visitor}/recently-viewed")
+    assert response.headers["content-type"] == "application/json"
+    return response.text
+
+
+def _model_json(body: str, job: dict[str, str], viewed_at: datetime) -> str:
+    """What the RecentlyViewed response model writes for that visitor and job."""
+    item = RecentlyViewedJob(**{**job, "viewed_at": viewed_at})
+    return RecentlyViewed(visitor_id=json.loads(body)["visitor_id"], items=[item]).model_dump_json()
+
+
+async def test_recently_viewed_writes_microseconds_like_the_response_model(
+    jobs: httpx.AsyncClient,
+) -> None:
+    job = await post_job(jobs)
+    viewed_at = datetime(2026, 1, 2, 3, 4, 5, 120, tzinfo=UTC)
+    body = await _only_item_body(jobs, job, viewed_at.isoformat())
+    assert json.loads(body)["items"][0]["viewed_at"] == "2026-01-02T03:04:05.000120Z"
+    assert body == _model_json(body, job, viewed_at)
+
+
+async def test_recently_viewed_escapes_text_like_the_response_model(
+    jobs: httpx.AsyncClient,
+) -> None:
+    job = await post_job(jobs, title='Nurse "Nights" \\ ICU\t\x01 Zürich 😀 </script>')
+    viewed_at = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    body = await _only_item_body(jobs, job, viewed_at.isoformat())
+    assert json.loads(body)["items"][0]["title"] == job["title"]
+    assert body == _model_json(body, job, viewed_at)
 
 
 async def test_recently_viewed_is_distinct_and_most_recent_first(jobs: httpx.AsyncClient) -> None:
@@ -219,3 +259,12 @@ async def test_oversized_body_is_413(jobs: httpx.AsyncClient) -> None:
         headers={"content-type": "application/json"},
     )
     assert response.status_code == 413
+
+
+async def test_openapi_documents_recently_viewed_with_its_response_model(
+    jobs: httpx.AsyncClient,
+) -> None:
+    schema = (await jobs.get("/openapi.json")).json()
+    operation = schema["paths"]["/v1/visitors/{visitor_id}/recently-viewed"]["get"]
+    ok = operation["responses"]["200"]["content"]["application/json"]["schema"]
+    assert ok == {"$ref": "#/components/schemas/RecentlyViewed"}

@@ -288,14 +288,19 @@ router.add_api_route(
 )
 
 
-@router.get("/visitors/{visitor_id}/recently-viewed", tags=["recently viewed"])
+@router.get(
+    "/visitors/{visitor_id}/recently-viewed",
+    tags=["recently viewed"],
+    response_model=RecentlyViewed,
+)
 async def get_recently_viewed(
     visitor_id: Annotated[VisitorId, Path()],
     runtime: Runtime,
     limit: Annotated[int, Query(ge=1, le=50)] = 10,
-) -> RecentlyViewed:
+) -> Response:
     """Distinct open jobs the visitor viewed, most recent first; an unknown visitor has none."""
-    return await service.recently_viewed(pool=runtime.pool, visitor_id=visitor_id, limit=limit)
+    body = await service.recently_viewed_json(pool=runtime.pool, visitor_id=visitor_id, limit=limit)
+    return Response(body, media_type="application/json")
 
 
 # The routes pages on CORS_ALLOWED_ORIGINS may call; no other route answers another origin.

@@ -17,19 +17,17 @@ if TYPE_CHECKING:
 
 RECENTLY_VIEWED = "recently-viewed-projector"
 ERASURES = "candidate-erasures"
+# How long the projector's poll waits for views; FastStream sleeps as long again after an empty
+# poll, so a view reaching an idle projector waited up to 100 ms at 50. At 10 (sparse views, one
+# every 150-250 ms, paired runs): p90 57/52 -> 18/16 ms, p99 83/58 -> 27/22 ms; under steady
+# ingest the poll returns as soon as records arrive, so it changes nothing there.
+PROJECTOR_POLL_MS = 10
 
 
 def register_subscribers(runtime: "JobsRuntime") -> None:
     settings = runtime.settings
     declare_publishers(runtime.broker, [POSTINGS_TOPIC], how="through the transactional outbox")
     declare_publishers(runtime.broker, [VIEWS_TOPIC], how="by POST /v1/job-views, once Kafka acks")
-
-    async def project(events: Sequence[Event]) -> None:
-        await service.apply_job_views(
-            pool=runtime.pool, events=events, kept=settings.recently_viewed_kept
-        )
-
-    projector = EventConsumer(name=RECENTLY_VIEWED, broker=runtime.broker, handler=project)
 
     async def forget(events: Sequence[Event]) -> None:
         await service.forget_erased_visitors(pool=runtime.pool, events=events)
@@ -46,11 +44,25 @@ def register_subscribers(runtime: "JobsRuntime") -> None:
     async def on_candidate_events(message: KafkaMessage) -> None:
         await erasures.consume(message)
 
+    if settings.run_projector:
+        _register_projector(runtime)
+
+
+def _register_projector(runtime: "JobsRuntime") -> None:
+    settings = runtime.settings
+
+    async def project(events: Sequence[Event]) -> None:
+        await service.apply_job_views(
+            pool=runtime.pool, events=events, kept=settings.recently_viewed_kept
+        )
+
+    projector = EventConsumer(name=RECENTLY_VIEWED, broker=runtime.broker, handler=project)
+
     @runtime.broker.subscriber(  # type: ignore[untyped-decorator]
         VIEWS_TOPIC,
         batch=True,
         max_records=settings.projector_batch_size,
-        batch_timeout_ms=50,
+        batch_timeout_ms=PROJECTOR_POLL_MS,
         decoder=EventConsumer.undecoded,
         **subscriber_options(settings, RECENTLY_VIEWED),
     )

@@ -158,15 +158,32 @@ async def erase_visitors(
     )
 
 
-async def recently_viewed(
-    connection: Connection, *, visitor_id: str, limit: int
-) -> list[asyncpg.Record]:
-    return await connection.fetch(
-        """SELECT r.job_id, j.title, j.location, j.category, r.viewed_at
-           FROM recently_viewed AS r JOIN jobs AS j USING (job_id)
-           WHERE r.visitor_id = $1 AND j.status = 'open'
-           ORDER BY r.viewed_at DESC, r.job_id
-           LIMIT $2""",
-        visitor_id,
-        limit,
-    )
+def _json_timestamp(column: str) -> str:
+    """SQL text of ``column`` (a timestamptz) as pydantic writes it in JSON: UTC with ``Z``,
+    microseconds only when there are any."""
+    utc = f"({column} AT TIME ZONE 'UTC')"
+    return f"""to_char({utc}, CASE WHEN date_trunc('second', {utc}) = {utc}
+                                   THEN 'YYYY-MM-DD"T"HH24:MI:SS"Z"'
+                                   ELSE 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"' END)"""
+
+
+# The whole response body, built by PostgreSQL: compact JSON (row_to_json writes no spaces) in
+# the field order of the RecentlyViewed model, newest first.
+RECENTLY_VIEWED_JSON = f"""
+    SELECT '{{"visitor_id":' || to_json($1::text)::text || ',"items":['
+           || coalesce(string_agg(row_to_json(item)::text, ','
+                                  ORDER BY latest.viewed_at DESC, latest.job_id), '')
+           || ']}}'
+    FROM (SELECT r.job_id, j.title, j.location, j.category, r.viewed_at
+          FROM recently_viewed AS r JOIN jobs AS j USING (job_id)
+          WHERE r.visitor_id = $1 AND j.status = 'open'
+          ORDER BY r.viewed_at DESC, r.job_id
+          LIMIT $2) AS latest,
+         LATERAL (SELECT latest.job_id, latest.title, latest.location, latest.category,
+                         {_json_timestamp("latest.viewed_at")} AS viewed_at) AS item"""
+
+
+async def recently_viewed_json(connection: Connection, *, visitor_id: str, limit: int) -> str:
+    """The visitor's ``limit`` most recently viewed open jobs, as the JSON of ``RecentlyViewed``."""
+    body: str = await connection.fetchval(RECENTLY_VIEWED_JSON, visitor_id, limit)
+    return body

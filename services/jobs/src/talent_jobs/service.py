@@ -18,8 +18,6 @@ from talent_jobs.models import (
     JobUpdate,
     JobViewBatchAccepted,
     JobViewIn,
-    RecentlyViewed,
-    RecentlyViewedJob,
     RejectedJobView,
 )
 from talent_jobs.pagination import decode_cursor, encode_cursor
@@ -245,10 +243,7 @@ async def forget_erased_visitors(*, pool: Pool, events: Sequence[Event]) -> None
                 )
 
 
-async def recently_viewed(*, pool: Pool, visitor_id: str, limit: int) -> RecentlyViewed:
+async def recently_viewed_json(*, pool: Pool, visitor_id: str, limit: int) -> str:
+    """The JSON of ``RecentlyViewed``, built by the database: no model per item on this hot path."""
     async with pool.acquire() as connection:
-        rows = await repository.recently_viewed(connection, visitor_id=visitor_id, limit=limit)
-    return RecentlyViewed(
-        visitor_id=visitor_id,
-        items=[RecentlyViewedJob.model_validate(dict(row)) for row in rows],
-    )
+        return await repository.recently_viewed_json(connection, visitor_id=visitor_id, limit=limit)

@@ -15,3 +15,7 @@ class JobsSettings(ServiceSettings):
     # Most views the projector applies in one database round trip (2,000 over 500: +20-37%
     # events/s in paired bench runs; the per-batch costs, FastStream, commit, trim, amortise).
     projector_batch_size: int = Field(default=2000, ge=1)
+    # Whether this process runs the recently-viewed projector. Off, it serves HTTP (and takes
+    # erasures) without consuming job views, so ingest and projection can run as separate
+    # processes: the projector then no longer waits behind the HTTP requests of one event loop.
+    run_projector: bool = True
