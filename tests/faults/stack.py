@@ -34,8 +34,10 @@ async def fault_stack(
             replicas_per_service=replicas,
             extra_env=env or {},
         )
-        await asyncio.to_thread(stack.start_all)
         try:
+            # Inside the try: when one replica fails to start, the ones already running must
+            # stop too, or they keep consuming (and dead-lettering) in the tests that follow.
+            await asyncio.to_thread(stack.start_all)
             await warm_up(stack)
             yield stack
         finally:
