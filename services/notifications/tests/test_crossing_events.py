@@ -5,10 +5,11 @@ interleaving, exactly one email lists the job, and nothing reaches a candidate w
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 
+from services.notifications.tests.events import erased, job_event, signed_up
 from talent_notifications import service
 from talent_notifications.emails import Emails
 from talent_notifications.settings import NotificationsSettings
@@ -17,9 +18,7 @@ from talent_shared.db import (
     Pool,
 )
 from talent_shared.events import (
-    CandidateErased,
     CandidatePreferencesChanged,
-    CandidateSignedUp,
     CandidateUnsubscribed,
     Event,
     JobPosted,
@@ -47,37 +46,9 @@ async def pool(infrastructure: None) -> AsyncIterator[Pool]:
 # --- events ------------------------------------------------------------------------------------
 
 
-def signed_up(candidate_id: uuid.UUID, category: str, frequency: str = "instant") -> Event:
-    data = CandidateSignedUp(
-        candidate_id=candidate_id,
-        email=f"{candidate_id.hex[:12]}@example.org",
-        first_name="Ada",
-        last_name="Lovelace",
-        interests=[category],
-        alert_frequency=frequency,
-        signed_up_at=datetime.now(UTC),
-    )
-    return new_event(data, producer="signup")
-
-
 def preferences_changed(candidate_id: uuid.UUID, category: str) -> Event:
     data = CandidatePreferencesChanged(candidate_id=candidate_id, interests=[category])
     return new_event(data, producer="signup")
-
-
-def job_event(job_id: uuid.UUID, category: str, kind: type[JobPosted] = JobPosted) -> Event:
-    # A moment after "now": the job changed after whatever candidate event the test made before.
-    changed = datetime.now(UTC) + timedelta(milliseconds=1)
-    data = kind(
-        job_id=job_id,
-        title="Registered Nurse",
-        category=category,
-        location="Durham, NC",
-        description="Nights on the ICU",
-        posted_at=changed,
-        updated_at=changed,
-    )
-    return new_event(data, producer="jobs")
 
 
 def new_category() -> str:
@@ -206,10 +177,7 @@ async def test_erasure_crossing_a_matching_job_leaves_no_address_behind(
 ) -> None:
     candidate_id, job_id, category = uuid.uuid4(), uuid.uuid4(), new_category()
     await apply(pool, CANDIDATES, signed_up(candidate_id, category))
-    erased = new_event(
-        CandidateErased(candidate_id=candidate_id, erased_at=datetime.now(UTC)), producer="signup"
-    )
-    await cross_in_order(pool, order, erased, job_event(job_id, category))
+    await cross_in_order(pool, order, erased(candidate_id), job_event(job_id, category))
     async with pool.acquire() as connection:
         addresses = await connection.fetchval(
             "SELECT count(to_address) FROM deliveries WHERE candidate_id = $1", candidate_id

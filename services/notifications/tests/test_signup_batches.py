@@ -3,16 +3,16 @@ matching alert for those with open jobs, nothing for the erased, and the batch's
 
 import uuid
 from collections.abc import AsyncIterator, Sequence
-from datetime import UTC, datetime
 
 import asyncpg
 import pytest
 
+from services.notifications.tests.events import erased, job_event, signed_up
 from talent_notifications import service
 from talent_notifications.emails import Emails
 from talent_notifications.settings import NotificationsSettings
 from talent_shared.db import Pool
-from talent_shared.events import CandidateErased, CandidateSignedUp, Event, JobPosted, new_event
+from talent_shared.events import Event
 from tests.support.infra import migrated_pool
 
 pytestmark = pytest.mark.integration
@@ -24,38 +24,6 @@ EMAILS = Emails(NotificationsSettings())
 async def pool(infrastructure: None) -> AsyncIterator[Pool]:
     async with migrated_pool("talent_notifications", "signup_batches", max_size=2) as pool:
         yield pool
-
-
-def signed_up(candidate_id: uuid.UUID, category: str) -> Event:
-    data = CandidateSignedUp(
-        candidate_id=candidate_id,
-        email=f"{candidate_id.hex[:12]}@example.org",
-        first_name="Ada",
-        last_name="Lovelace",
-        interests=[category],
-        alert_frequency="instant",
-        signed_up_at=datetime.now(UTC),
-    )
-    return new_event(data, producer="signup")
-
-
-def erased(candidate_id: uuid.UUID) -> Event:
-    data = CandidateErased(candidate_id=candidate_id, erased_at=datetime.now(UTC))
-    return new_event(data, producer="signup")
-
-
-def job_posted(category: str) -> Event:
-    now = datetime.now(UTC)
-    data = JobPosted(
-        job_id=uuid.uuid4(),
-        title="Registered Nurse",
-        category=category,
-        location="Durham, NC",
-        description="Nights",
-        posted_at=now,
-        updated_at=now,
-    )
-    return new_event(data, producer="jobs")
 
 
 async def apply(pool: Pool, consumer: str, events: Sequence[Event]) -> None:
@@ -85,7 +53,7 @@ async def test_each_sign_up_of_a_batch_gets_one_welcome(pool: Pool) -> None:
 
 async def test_only_the_sign_ups_with_a_matching_open_job_get_an_alert(pool: Pool) -> None:
     wanted, other = category(), category()
-    await apply(pool, "jobs", [job_posted(wanted)])
+    await apply(pool, "jobs", [job_event(uuid.uuid4(), wanted)])
     matching, not_matching = uuid.uuid4(), uuid.uuid4()
     await apply(pool, "candidates", [signed_up(matching, wanted), signed_up(not_matching, other)])
     assert [row["kind"] for row in await deliveries(pool, matching)] == ["job_alert", "welcome"]
