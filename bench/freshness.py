@@ -8,6 +8,7 @@ import uuid
 import aiohttp
 
 from bench.common import JobsUnderBench, Options, WrkResult, percentile, run_wrk
+from bench.ingest import SINGLE_VIEW_SCRIPT
 from bench.projector import catch_up
 from bench.table import Goal, Row
 
@@ -15,19 +16,12 @@ SAMPLES = 200
 LOAD_CONCURRENCY = 16
 # Long enough for the probe to take its samples (about 20 ms to 100 ms each) under load.
 LOAD_SECONDS = 20
-LOAD_SCRIPT = """wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-request = function()
-  local body = string.format('{"visitor_id": "load-%d", "job_id": "%s"}', math.random(500), "JOB")
-  return wrk.format(nil, "/v1/job-views", nil, body)
-end
-"""
 
 
 async def measure(jobs: JobsUnderBench, options: Options) -> list[Row]:
     job_id = jobs.job_ids[0]
     await catch_up(jobs.database_url, job_id)  # the topic's history is not what is measured
-    script = LOAD_SCRIPT.replace("JOB", job_id)
+    script = SINGLE_VIEW_SCRIPT.replace("JOB", job_id)
     seconds = max(options.seconds, LOAD_SECONDS)
     load = asyncio.create_task(
         asyncio.to_thread(

@@ -12,10 +12,11 @@ from bench.table import Goal, Row
 from talent_shared.events import VIEWS_TOPIC, JobViewed, new_event
 from tests.support.infra import KAFKA_BOOTSTRAP
 
-SINGLE_SCRIPT = """wrk.method = "POST"
+# One job view per request, from 500 visitors (the freshness measure uses it as its load too).
+SINGLE_VIEW_SCRIPT = """wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 request = function()
-  local body = string.format('{"visitor_id": "bench-%d", "job_id": "%s"}', math.random(500), "JOB")
+  local body = string.format('{"visitor_id": "load-%d", "job_id": "%s"}', math.random(500), "JOB")
   return wrk.format(nil, "/v1/job-views", nil, body)
 end
 """
@@ -45,7 +46,7 @@ async def measure(jobs: JobsUnderBench, options: Options) -> list[Row]:
     single = await asyncio.to_thread(
         run_wrk,
         jobs.url,
-        SINGLE_SCRIPT.replace("JOB", job_id),
+        SINGLE_VIEW_SCRIPT.replace("JOB", job_id),
         seconds=options.seconds,
         concurrency=options.concurrency,
     )

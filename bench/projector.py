@@ -104,13 +104,17 @@ async def timed_until_projected(
 
 
 async def projector_rate(database_url: str, job_ids: list[str], total: int) -> float:
-    visitors = bench_visitors("proj", total, job_ids)
+    return await _rate_through(VIEWS_TOPIC, "proj", database_url, job_ids, total)
+
+
+async def _rate_through(
+    topic: str, prefix: str, database_url: str, job_ids: list[str], total: int
+) -> float:
+    """Views/s from producing ``total`` views on ``topic`` until all are in the projection."""
+    visitors = bench_visitors(prefix, total, job_ids)
     events = view_events(visitors, job_ids)
     return await timed_until_projected(
-        database_url,
-        visitors,
-        len(events),
-        lambda: produce(VIEWS_TOPIC, events),
+        database_url, visitors, len(events), lambda: produce(topic, events)
     )
 
 
@@ -129,14 +133,7 @@ async def raw_pipeline_rate(database_url: str, job_ids: list[str], total: int) -
         try:
             assert consumer.stdout is not None
             await consumer.stdout.readline()  # "ready": partitions assigned
-            visitors = bench_visitors("raw", total, job_ids)
-            events = view_events(visitors, job_ids)
-            return await timed_until_projected(
-                database_url,
-                visitors,
-                len(events),
-                lambda: produce(topic, events),
-            )
+            return await _rate_through(topic, "raw", database_url, job_ids, total)
         finally:
             consumer.terminate()
             await consumer.wait()
