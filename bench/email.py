@@ -335,7 +335,7 @@ async def _raw_smtp_rate(port: int, count: int, concurrency: int) -> float:
     async def connection() -> None:
         async with aiosmtplib.SMTP(hostname="127.0.0.1", port=port) as smtp:
             for message in queue:
-                await smtp.send_message(message)
+                await smtp.sendmail(message.sender, [message.recipient], message.data)
 
     started = time.perf_counter()
     await asyncio.gather(*(connection() for _ in range(concurrency)))

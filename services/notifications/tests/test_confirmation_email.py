@@ -1,4 +1,4 @@
-"""The double opt-in confirmation email, rendered and flattened as it goes on the wire (unit)."""
+"""The double opt-in confirmation email, as it goes on the wire (unit)."""
 
 import email
 import email.policy
@@ -7,8 +7,6 @@ import uuid
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from urllib.parse import parse_qs, urlparse
-
-from aiosmtplib.email import flatten_message
 
 from talent_notifications.emails import Emails
 from talent_notifications.settings import NotificationsSettings
@@ -36,7 +34,7 @@ def confirmation_on_the_wire(first_name: str = "Zoë") -> bytes:
         "body_html": content.html,
         "created_at": datetime.now(UTC),
     }
-    return flatten_message(emails.message(delivery))  # type: ignore[arg-type]
+    return emails.message(delivery).data  # type: ignore[arg-type]
 
 
 def parsed(wire: bytes) -> EmailMessage:

@@ -9,8 +9,8 @@ from email.message import EmailMessage
 from typing import Any
 
 import pytest
-from aiosmtplib.email import flatten_message
 
+from talent_notifications import mime
 from talent_notifications.emails import Emails, match_reason
 from talent_notifications.settings import NotificationsSettings
 from talent_shared.tokens import TokenPurpose, read_token
@@ -46,6 +46,12 @@ def delivery(kind: str, **fields: Any) -> dict[str, Any]:
         "created_at": datetime.now(UTC),
         **fields,
     }
+
+
+def parsed(wire: bytes) -> EmailMessage:
+    message = email.message_from_bytes(wire, policy=email.policy.default)
+    assert isinstance(message, EmailMessage)
+    return message
 
 
 def test_reason_names_category_location_and_keyword() -> None:
@@ -110,7 +116,7 @@ def test_alert_subject_counts_several_jobs() -> None:
 
 
 def test_alert_message_has_list_unsubscribe_https_and_mailto() -> None:
-    message = Emails(SETTINGS).message(delivery("job_alert"))  # type: ignore[arg-type]
+    message = parsed(Emails(SETTINGS).message(delivery("job_alert")).data)  # type: ignore[arg-type]
     header = message["List-Unsubscribe"]
     assert "<https://careers.example.org/v1/unsubscribe?token=" in header
     assert "<mailto:unsubscribe@hospital.example?subject=unsubscribe%20" in header
@@ -118,19 +124,19 @@ def test_alert_message_has_list_unsubscribe_https_and_mailto() -> None:
 
 
 def test_welcome_message_has_list_unsubscribe_and_one_click_headers() -> None:
-    message = Emails(SETTINGS).message(delivery("welcome"))  # type: ignore[arg-type]
+    message = parsed(Emails(SETTINGS).message(delivery("welcome")).data)  # type: ignore[arg-type]
     assert message["List-Unsubscribe"].startswith("<https://careers.example.org/v1/unsubscribe?")
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
 
 
 def test_message_id_is_derived_from_the_delivery() -> None:
     row = delivery("digest")
-    message = Emails(SETTINGS).message(row)  # type: ignore[arg-type]
+    message = parsed(Emails(SETTINGS).message(row).data)  # type: ignore[arg-type]
     assert message["Message-ID"] == f"<{row['delivery_id']}@hospital.example>"
 
 
 def test_message_is_multipart_text_and_html_from_mail_from() -> None:
-    message = Emails(SETTINGS).message(delivery("welcome"))  # type: ignore[arg-type]
+    message = parsed(Emails(SETTINGS).message(delivery("welcome")).data)  # type: ignore[arg-type]
     assert message.get_content_type() == "multipart/alternative"
     assert [part.get_content_type() for part in message.iter_parts()] == [
         "text/plain",
@@ -153,8 +159,7 @@ ENCODED_WORD = re.compile(rb"=\?[^?\s]+\?[bqBQ]\?[^?\s]*\?=")
 
 
 def on_the_wire(kind: str, **fields: Any) -> bytes:
-    message = Emails(LONG_SETTINGS).message(delivery(kind, subject=LONG_SUBJECT, **fields))  # type: ignore[arg-type]
-    return flatten_message(message)
+    return Emails(LONG_SETTINGS).message(delivery(kind, subject=LONG_SUBJECT, **fields)).data  # type: ignore[arg-type]
 
 
 def raw_header(wire: bytes, name: str) -> bytes:
@@ -162,12 +167,6 @@ def raw_header(wire: bytes, name: str) -> bytes:
     head = wire.split(b"\r\n\r\n", 1)[0]
     [match] = re.findall(rb"^" + name.encode() + rb": .*?(?=\r\n(?! ))", head, re.M | re.S)
     return bytes(match)
-
-
-def parsed(wire: bytes) -> EmailMessage:
-    message = email.message_from_bytes(wire, policy=email.policy.default)
-    assert isinstance(message, EmailMessage)
-    return message
 
 
 @pytest.mark.parametrize("kind", ["welcome", "job_alert", "digest"])
@@ -222,7 +221,7 @@ def test_non_ascii_display_name_is_encoded_and_the_address_is_not() -> None:
 
 def test_message_id_is_sent_unencoded() -> None:
     row = delivery("welcome")
-    wire = flatten_message(Emails(SETTINGS).message(row))  # type: ignore[arg-type]
+    wire = Emails(SETTINGS).message(row).data  # type: ignore[arg-type]
     assert (
         raw_header(wire, "Message-ID")
         == f"Message-ID: <{row['delivery_id']}@hospital.example>".encode()
@@ -241,3 +240,51 @@ def test_public_base_url_too_long_for_a_header_line_is_refused() -> None:
 def test_public_base_url_that_cannot_be_a_link_is_refused(base: str) -> None:
     with pytest.raises(ValueError, match="PUBLIC_BASE_URL"):
         Emails(SETTINGS.model_copy(update={"public_base_url": base}))
+
+
+# --- the body -------------------------------------------------------------------------------------
+
+BODY_TEXT = "Bonjour Zoë,\n\nSee " + LONG_BASE + "jobs\n"
+BODY_HTML = '<p>Bonjour Zoë, <a href="' + LONG_BASE + 'jobs">jobs</a> &amp; more</p>\n'
+
+
+def part_of(message: EmailMessage, subtype: str) -> EmailMessage:
+    part = message.get_body(preferencelist=(subtype,))
+    assert isinstance(part, EmailMessage)
+    return part
+
+
+def text_of(message: EmailMessage, subtype: str) -> str:
+    """The part's text with its line breaks as a mail client shows them (CRLF on the wire)."""
+    return str(part_of(message, subtype).get_content()).replace("\r\n", "\n")
+
+
+@pytest.mark.parametrize("subtype", ["plain", "html"])
+def test_each_part_reads_back_exactly(subtype: str) -> None:
+    message = parsed(on_the_wire("welcome", body_text=BODY_TEXT, body_html=BODY_HTML))
+    expected = {"plain": BODY_TEXT, "html": BODY_HTML}[subtype]
+    assert text_of(message, subtype) == expected
+
+
+def test_a_part_with_accents_or_long_lines_is_quoted_printable() -> None:
+    message = parsed(on_the_wire("welcome", body_text=BODY_TEXT, body_html=BODY_HTML))
+    assert part_of(message, "plain")["Content-Transfer-Encoding"] == "quoted-printable"
+    assert part_of(message, "html")["Content-Transfer-Encoding"] == "quoted-printable"
+
+
+def test_a_short_ascii_part_is_sent_as_it_is() -> None:
+    wire = on_the_wire("welcome", body_text="Hello Ada,\nwelcome.\n")
+    assert b"Content-Transfer-Encoding: 7bit\r\n\r\nHello Ada,\r\nwelcome.\r\n" in wire
+
+
+def test_the_whole_message_is_7bit() -> None:
+    assert on_the_wire("welcome", body_text=BODY_TEXT, body_html=BODY_HTML).isascii()
+
+
+def test_a_boundary_found_in_a_part_is_drawn_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    taken, fresh = uuid.UUID(int=1), uuid.UUID(int=2)
+    draws = iter([taken, fresh])
+    monkeypatch.setattr(mime, "uuid4", lambda: next(draws))
+    wire = on_the_wire("welcome", body_text=f"--=_{taken.hex}\n")
+    assert f'boundary="=_{fresh.hex}"'.encode() in wire
+    assert text_of(parsed(wire), "plain") == f"--=_{taken.hex}\n"

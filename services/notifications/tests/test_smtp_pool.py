@@ -3,13 +3,13 @@ replaced when the server drops them, and a refusal mid-pool is still classified 
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from email.message import EmailMessage
 
 import aiosmtplib
 import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from talent_notifications.delivery import PermanentSendError, SmtpPool, _classify
+from talent_notifications.emails import OutgoingEmail
 from talent_notifications.settings import NotificationsSettings
 from tests.support.smtp import RecordingHandler, SmtpServer
 
@@ -44,13 +44,9 @@ def pool_for(server: SmtpServer, size: int = 1) -> SmtpPool:
     )
 
 
-def message(to: str) -> EmailMessage:
-    built = EmailMessage()
-    built["From"] = "careers@hospital.example"
-    built["To"] = to
-    built["Subject"] = "Hello"
-    built.set_content("Hello")
-    return built
+def message(to: str) -> OutgoingEmail:
+    data = f"From: careers@hospital.example\r\nTo: {to}\r\nSubject: Hello\r\n\r\nHello\r\n"
+    return OutgoingEmail(sender="careers@hospital.example", recipient=to, data=data.encode())
 
 
 def peers(server: SmtpServer) -> list[object]:

@@ -13,7 +13,6 @@ one connection per email: connecting, EHLO and QUIT cost more than the message i
 import asyncio
 import contextlib
 import random
-from email.message import EmailMessage
 
 import aiosmtplib
 import asyncpg
@@ -21,7 +20,7 @@ from opentelemetry.trace import SpanKind
 from prometheus_client import Counter
 
 from talent_notifications import repository
-from talent_notifications.emails import Emails
+from talent_notifications.emails import Emails, OutgoingEmail
 from talent_notifications.settings import NotificationsSettings
 from talent_shared.background import BackgroundLoop
 from talent_shared.db import Pool
@@ -82,12 +81,12 @@ class SmtpPool:
         self._slots = asyncio.Semaphore(settings.smtp_pool_size)
         self._idle: list[aiosmtplib.SMTP] = []
 
-    async def send(self, message: EmailMessage) -> None:
+    async def send(self, message: OutgoingEmail) -> None:
         async with self._slots:
             smtp = self._idle.pop() if self._idle else None
             if smtp is not None and smtp.is_connected:
                 try:
-                    await smtp.send_message(message)
+                    await _send_on(smtp, message)
                 except aiosmtplib.SMTPServerDisconnected:
                     smtp.close()  # closed by the server while idle: send on a new connection
                 else:
@@ -95,7 +94,7 @@ class SmtpPool:
                     return
             smtp = await self._connect()
             try:
-                await smtp.send_message(message)
+                await _send_on(smtp, message)
             except BaseException:
                 smtp.close()
                 raise
@@ -122,6 +121,11 @@ class SmtpPool:
             with contextlib.suppress(aiosmtplib.SMTPException, OSError, TimeoutError):
                 await smtp.quit()
             smtp.close()
+
+
+async def _send_on(smtp: aiosmtplib.SMTP, message: OutgoingEmail) -> None:
+    # 7-bit with ASCII addresses (sign-up refuses others): no SMTPUTF8 nor 8BITMIME needed.
+    await smtp.sendmail(message.sender, [message.recipient], message.data)
 
 
 class DeliveryWorker:

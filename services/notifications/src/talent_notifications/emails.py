@@ -9,7 +9,6 @@ Every link is built here, as PUBLIC_BASE_URL + a path the public origin serves: 
 import re
 from dataclasses import dataclass
 from email.headerregistry import Address
-from email.message import EmailMessage
 from email.utils import formatdate, getaddresses
 from urllib.parse import quote, urlencode
 from uuid import UUID
@@ -17,7 +16,8 @@ from uuid import UUID
 import asyncpg
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from talent_notifications.headers import EMAIL_POLICY, HEADERS
+from talent_notifications.headers import EMAIL_POLICY
+from talent_notifications.mime import multipart_alternative
 from talent_notifications.settings import NotificationsSettings
 from talent_shared.tokens import TokenPurpose, make_token
 
@@ -33,6 +33,15 @@ class JobLine:
     title: str
     url: str
     reason: str
+
+
+@dataclass(frozen=True)
+class OutgoingEmail:
+    """A message ready for SMTP: its envelope and its bytes (7-bit, CRLF lines)."""
+
+    sender: str
+    recipient: str
+    data: bytes
 
 
 @dataclass(frozen=True)
@@ -64,9 +73,10 @@ class Emails:
         self.domain = sender.rsplit("@", 1)[-1] if "@" in sender else "localhost"
         self.unsubscribe_mailbox = settings.unsubscribe_mailto or f"unsubscribe@{self.domain}"
         self._check_list_unsubscribe_fits()
-        # Parsed once: a header object is immutable, and parsing From costs more than sending it.
-        self._from_header = HEADERS("From", settings.mail_from)
-        self._one_click_header = HEADERS("List-Unsubscribe-Post", ONE_CLICK)
+        # Written once: parsing From costs more than sending it.
+        self._sender = sender
+        self._from_line = _folded("From", settings.mail_from)
+        self._one_click_line = _folded("List-Unsubscribe-Post", ONE_CLICK)
 
     def _check_list_unsubscribe_fits(self) -> None:
         """Refuse to start, rather than fail every send, when PUBLIC_BASE_URL or
@@ -74,9 +84,7 @@ class Emails:
         if not (self._base.isascii() and LINK_BASE.fullmatch(self._base)):
             raise ValueError("PUBLIC_BASE_URL must be an http(s) URL of printable ASCII")
         try:
-            HEADERS("List-Unsubscribe", self.list_unsubscribe(UUID(int=0))).fold(
-                policy=EMAIL_POLICY
-            )
+            _folded("List-Unsubscribe", self.list_unsubscribe(UUID(int=0)))
         except ValueError as error:
             raise ValueError(
                 f"PUBLIC_BASE_URL or UNSUBSCRIBE_MAILTO cannot make a List-Unsubscribe: {error}"
@@ -185,21 +193,29 @@ class Emails:
 
     # --- the message ---------------------------------------------------------------------------
 
-    def message(self, delivery: asyncpg.Record) -> EmailMessage:
+    def message(self, delivery: asyncpg.Record) -> OutgoingEmail:
         candidate_id: UUID = delivery["candidate_id"]
-        message = EmailMessage(policy=EMAIL_POLICY)
-        message["From"] = self._from_header
-        message["To"] = Address(addr_spec=delivery["to_address"])
-        message["Subject"] = delivery["subject"]
-        message["Date"] = formatdate(usegmt=True)
-        # Derived from the delivery id: a resend after a crash carries the same Message-ID.
-        message["Message-ID"] = f"<{delivery['delivery_id']}@{self.domain}>"
+        to_address: str = delivery["to_address"]
+        headers = [
+            self._from_line,
+            _folded("To", Address(addr_spec=to_address)),
+            _folded("Subject", delivery["subject"]),
+            f"Date: {formatdate(usegmt=True)}\r\n",
+            # Derived from the delivery id: a resend after a crash carries the same Message-ID.
+            f"Message-ID: <{delivery['delivery_id']}@{self.domain}>\r\n",
+        ]
         # Every kind that goes to a member of the list, the welcome too. Not the confirmation:
         # the recipient is not a member yet (RFC 2369 headers describe a list), nothing is there
         # to unsubscribe from, and ignoring it is the opt-out (the sign-up is erased).
         if delivery["kind"] != CONFIRMATION:
-            message["List-Unsubscribe"] = self.list_unsubscribe(candidate_id)
-            message["List-Unsubscribe-Post"] = self._one_click_header
-        message.set_content(delivery["body_text"])
-        message.add_alternative(delivery["body_html"], subtype="html")
-        return message
+            headers.append(_folded("List-Unsubscribe", self.list_unsubscribe(candidate_id)))
+            headers.append(self._one_click_line)
+        data = multipart_alternative(headers, delivery["body_text"], delivery["body_html"])
+        return OutgoingEmail(sender=self._sender, recipient=to_address, data=data)
+
+
+def _folded(name: str, value: object) -> str:
+    """The header as our classes write it, after the checks the policy makes when a header is
+    set on a message (no CR or LF in the value)."""
+    name, header = EMAIL_POLICY.header_store_parse(name, value)
+    return str(header.fold(policy=EMAIL_POLICY))
