@@ -68,6 +68,8 @@ class Emails:
             loader=PackageLoader("talent_notifications", "templates"),
             autoescape=select_autoescape(enabled_extensions=("html",), default=False),
             keep_trailing_newline=True,
+            # Package data, never edited while running: no file check on every render.
+            auto_reload=False,
         )
         sender = getaddresses([settings.mail_from])[0][1]
         self.domain = sender.rsplit("@", 1)[-1] if "@" in sender else "localhost"
