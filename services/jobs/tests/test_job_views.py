@@ -4,9 +4,11 @@ POST /v1/job-views -> JobViewed on jobs.views.v1 -> the recently-viewed projecti
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Annotated
 
 import httpx
 import pytest
+from pydantic import StringConstraints, TypeAdapter
 
 from services.jobs.tests.helpers import (
     new_visitor,
@@ -14,6 +16,7 @@ from services.jobs.tests.helpers import (
     recently_viewed_ids,
     wait_for_recently_viewed,
 )
+from talent_jobs import api
 from talent_jobs.models import RecentlyViewed, RecentlyViewedJob
 from talent_shared.events import VIEWS_TOPIC, JobViewed, new_event
 from tests.support.kafka import raw_producer, topic_reader
@@ -169,6 +172,35 @@ async def test_recently_viewed_honours_limit(jobs: httpx.AsyncClient) -> None:
     newest_two = [posted[3]["job_id"], posted[2]["job_id"]]
     await wait_for_recently_viewed(jobs, visitor, [j["job_id"] for j in reversed(posted)])
     assert await recently_viewed_ids(jobs, visitor, limit=2) == newest_two
+
+
+# Limits and visitor ids FastAPI takes, refuses or reads leniently; the fast path must agree.
+LIMIT_QUERIES = ["", "?limit=1", "?limit=05", "?limit=+2", "?limit=%202", "?limit=2.0", "?limit=0"]
+LIMIT_QUERIES += ["?limit=51", "?limit=abc", "?limit=", "?limit=1&limit=3", "?limit=1e1"]
+BAD_VISITORS = ["bad%20visitor", "x" * 129, "caf%C3%A9"]
+# No visitor id is empty (the route would not match), so this one refuses every request.
+FAST_PATH_OFF = TypeAdapter(Annotated[str, StringConstraints(max_length=0)])
+
+
+async def test_recently_viewed_answers_alike_on_the_fast_path_and_through_fastapi(
+    jobs: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    posted = [await post_job(jobs) for _ in range(3)]
+    visitor = new_visitor()
+    for job in posted:
+        await jobs.post("/v1/job-views", json={"visitor_id": visitor, "job_id": job["job_id"]})
+    await wait_for_recently_viewed(jobs, visitor, [job["job_id"] for job in reversed(posted)])
+    paths = [f"/v1/visitors/{visitor}/recently-viewed{query}" for query in LIMIT_QUERIES]
+    paths += [f"/v1/visitors/{bad}/recently-viewed" for bad in BAD_VISITORS]
+
+    async def answers() -> list[tuple[int, str, str]]:
+        responses = [await jobs.get(path) for path in paths]
+        return [(r.status_code, r.headers["content-type"], r.text) for r in responses]
+
+    fast = await answers()
+    monkeypatch.setattr(api, "VISITOR_ID", FAST_PATH_OFF)
+    assert await answers() == fast
+    assert {status for status, _, _ in fast} == {200, 422}
 
 
 async def test_duplicate_and_out_of_order_deliveries_give_the_same_list(

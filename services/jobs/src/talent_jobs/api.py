@@ -6,7 +6,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from talent_jobs import service
 from talent_jobs.models import (
@@ -32,6 +32,7 @@ from talent_shared.http import (
     CorrelationId,
     PublicRoute,
     TextPlainJsonRoute,
+    body_sent_as,
     fast_path_route,
 )
 from talent_shared.http import correlation_id as correlation_id_of
@@ -49,6 +50,12 @@ KAFKA_UNAVAILABLE: dict[int | str, dict[str, Any]] = {
     503: {"description": "Kafka did not take the events; retry later"}
 }
 CONFLICT: dict[int | str, dict[str, Any]] = {409: {"description": "requisition_id already used"}}
+JSON = frozenset({"application/json"})
+JSON_OR_TEXT = frozenset({"application/json", "text/plain"})  # text/plain: navigator.sendBeacon
+DEFAULT_RECENTLY_VIEWED, MAX_RECENTLY_VIEWED = 10, 50
+# What FastAPI checks for these parameters, for the fast path (pydantic, lax like FastAPI).
+VISITOR_ID = TypeAdapter(VisitorId)
+RECENTLY_VIEWED_LIMIT = TypeAdapter(Annotated[int, Field(ge=1, le=MAX_RECENTLY_VIEWED)])
 
 
 def _job_not_found(job_id: UUID) -> HTTPException:
@@ -203,8 +210,11 @@ def _accepted(body: BaseModel) -> Response:
     return Response(body.model_dump_json(), status.HTTP_202_ACCEPTED, media_type="application/json")
 
 
-async def _post_job_view_fast(request: Request, body: bytes) -> Response | None:
+async def _post_job_view_fast(request: Request) -> Response | None:
     """``post_job_view`` for a valid body, without FastAPI's machinery."""
+    body = await body_sent_as(request, JSON)
+    if body is None:
+        return None
     try:
         view = JobViewIn.model_validate_json(body)
     except ValidationError:
@@ -214,8 +224,11 @@ async def _post_job_view_fast(request: Request, body: bytes) -> Response | None:
     return _accepted(JobViewAccepted(event_id=event_id))
 
 
-async def _post_job_views_batch_fast(request: Request, body: bytes) -> Response | None:
+async def _post_job_views_batch_fast(request: Request) -> Response | None:
     """``post_job_views_batch`` for a batch of valid events, without FastAPI's machinery."""
+    body = await body_sent_as(request, JSON_OR_TEXT)
+    if body is None:
+        return None
     try:
         batch = ValidJobViewBatch.model_validate_json(body)
     except ValidationError:
@@ -241,9 +254,7 @@ router.add_api_route(
     status_code=status.HTTP_202_ACCEPTED,
     tags=["recently viewed"],
     responses={**NOT_FOUND, **KAFKA_UNAVAILABLE},
-    route_class_override=fast_path_route(
-        _post_job_view_fast, media_types=frozenset({"application/json"})
-    ),
+    route_class_override=fast_path_route(_post_job_view_fast),
 )
 
 
@@ -267,11 +278,7 @@ router.add_api_route(
     tags=["recently viewed"],
     summary="Post Job Views Batch",
     responses=KAFKA_UNAVAILABLE,
-    route_class_override=fast_path_route(
-        _post_job_views_batch_fast,
-        media_types=frozenset({"application/json", "text/plain"}),
-        base=TextPlainJsonRoute,
-    ),
+    route_class_override=fast_path_route(_post_job_views_batch_fast, base=TextPlainJsonRoute),
     openapi_extra={
         "requestBody": {
             "content": {
@@ -288,19 +295,40 @@ router.add_api_route(
 )
 
 
-@router.get(
-    "/visitors/{visitor_id}/recently-viewed",
-    tags=["recently viewed"],
-    response_model=RecentlyViewed,
-)
 async def get_recently_viewed(
     visitor_id: Annotated[VisitorId, Path()],
     runtime: Runtime,
-    limit: Annotated[int, Query(ge=1, le=50)] = 10,
+    limit: Annotated[int, Query(ge=1, le=MAX_RECENTLY_VIEWED)] = DEFAULT_RECENTLY_VIEWED,
 ) -> Response:
     """Distinct open jobs the visitor viewed, most recent first; an unknown visitor has none."""
+    return await _recently_viewed(runtime, visitor_id, limit)
+
+
+async def _recently_viewed(runtime: JobsRuntime, visitor_id: str, limit: int) -> Response:
     body = await service.recently_viewed_json(pool=runtime.pool, visitor_id=visitor_id, limit=limit)
     return Response(body, media_type="application/json")
+
+
+async def _get_recently_viewed_fast(request: Request) -> Response | None:
+    """``get_recently_viewed`` for a valid visitor id and limit, without FastAPI's machinery."""
+    try:
+        visitor_id = VISITOR_ID.validate_python(request.path_params["visitor_id"])
+        limit = RECENTLY_VIEWED_LIMIT.validate_python(
+            request.query_params.get("limit", DEFAULT_RECENTLY_VIEWED)
+        )
+    except ValidationError:
+        return None
+    return await _recently_viewed(await jobs_runtime(request), visitor_id, limit)
+
+
+router.add_api_route(
+    "/visitors/{visitor_id}/recently-viewed",
+    get_recently_viewed,
+    methods=["GET"],
+    tags=["recently viewed"],
+    response_model=RecentlyViewed,
+    route_class_override=fast_path_route(_get_recently_viewed_fast),
+)
 
 
 # The routes pages on CORS_ALLOWED_ORIGINS may call; no other route answers another origin.
