@@ -88,21 +88,25 @@ def _wrk_ms(output: str, label: str) -> float:
 
 @dataclass
 class MemorySampler:
-    """Resident memory of a service (its process and any worker processes), in MB: idle is read
-    once the service is ready, peak is the largest single process seen while sampling."""
+    """Resident memory of a service (its processes and any worker processes), in MB: idle is
+    the largest process once the service is ready, peak the largest single process seen while
+    sampling."""
 
-    pid: int
+    pids: Sequence[int]
     idle_mb: float = 0.0
     peak_mb: float = 0.0
     _task: asyncio.Task[None] | None = field(default=None, repr=False)
 
     def _processes_mb(self) -> list[float]:
-        try:
-            root = psutil.Process(self.pid)
-            processes = [root, *root.children(recursive=True)]
-            return [process.memory_info().rss / MB for process in processes]
-        except psutil.Error:
-            return [0.0]
+        sizes = [0.0]
+        for pid in self.pids:
+            try:
+                root = psutil.Process(pid)
+                processes = [root, *root.children(recursive=True)]
+                sizes += [process.memory_info().rss / MB for process in processes]
+            except psutil.Error:
+                continue
+        return sizes
 
     async def _sample(self) -> None:
         while True:
@@ -121,7 +125,11 @@ class MemorySampler:
 
 @dataclass(frozen=True)
 class JobsUnderBench:
+    """The jobs service as deployed for heavy ingest: a process that answers HTTP without the
+    projector (RUN_PROJECTOR=false) and one that projects; both share the two cores."""
+
     service: ServiceProcess
+    projector: ServiceProcess
     database_url: str
     job_ids: list[str]
     memory: MemorySampler
@@ -133,22 +141,30 @@ class JobsUnderBench:
 
 @asynccontextmanager
 async def jobs_under_bench(logs: Path, jobs: int = 10, **env: str) -> AsyncIterator[JobsUnderBench]:
-    """A jobs service on a fresh database, with ``jobs`` open jobs posted through its API."""
+    """The jobs service on a fresh database, with ``jobs`` open jobs posted through its API."""
     async with fresh_database("bench_jobs") as database_url:
         # "latest": a new consumer group would otherwise replay every view kept on the topic
         # (hundreds of thousands after `make test`) while the bench measures.
-        settings = {"LOG_LEVEL": "WARNING", "KAFKA_AUTO_OFFSET_RESET": "latest", **env}
-        service = start_service("jobs", database_url, logs, **settings)
-        memory = MemorySampler(service.process.pid)
+        settings = {
+            "LOG_LEVEL": "WARNING",
+            "KAFKA_AUTO_OFFSET_RESET": "latest",
+            # One service: its processes share the consumer groups, as replicas do.
+            "KAFKA_CONSUMER_GROUP_PREFIX": f"bench-{uuid.uuid4().hex[:8]}.",
+            **env,
+        }
+        service = start_service("jobs", database_url, logs, RUN_PROJECTOR="false", **settings)
+        projector = start_service("jobs", database_url, logs, label="jobs-projector", **settings)
+        memory = MemorySampler([service.process.pid, projector.process.pid])
         try:
-            await asyncio.to_thread(service.wait_ready)
+            await asyncio.gather(*(asyncio.to_thread(p.wait_ready) for p in (service, projector)))
             memory.start()
             job_ids = await _post_jobs(service.url, jobs)
             await _projector_joined(service.url, job_ids[0])
-            yield JobsUnderBench(service, database_url, job_ids, memory)
+            yield JobsUnderBench(service, projector, database_url, job_ids, memory)
         finally:
             await memory.stop()
             service.terminate()
+            projector.terminate()
 
 
 async def _projector_joined(url: str, job_id: str) -> None:

@@ -148,8 +148,8 @@ async def services_under_bench(logs: Path, smtp_port: int) -> AsyncIterator[Serv
             **common,
         )
         memory = {
-            "signup": MemorySampler(signup.process.pid),
-            "notifications": MemorySampler(notifications.process.pid),
+            "signup": MemorySampler([signup.process.pid]),
+            "notifications": MemorySampler([notifications.process.pid]),
         }
         try:
             ready = (asyncio.to_thread(service.wait_ready) for service in (signup, notifications))

@@ -132,7 +132,8 @@ async def raw_pipeline_rate(database_url: str, job_ids: list[str], total: int) -
         )  # fmt: skip
         try:
             assert consumer.stdout is not None
-            await consumer.stdout.readline()  # "ready": partitions assigned
+            if not await consumer.stdout.readline():  # "ready": partitions assigned
+                sys.exit("bench: the raw pipeline's consumer exited before it was ready")
             return await _rate_through(topic, "raw", database_url, job_ids, total)
         finally:
             consumer.terminate()
@@ -172,26 +173,31 @@ async def raw_consumer(topic: str, database_url: str) -> None:
 
 async def catch_up(database_url: str, job_id: str) -> None:
     """Let the projector work through its backlog (the views of the measures before) before
-    timing, or the backlog would be measured."""
-    marker = f"marker-{uuid.uuid4().hex}"
-    event = new_event(
-        JobViewed(visitor_id=marker, job_id=job_id, viewed_at=datetime.now(UTC)), producer="bench"
-    )
+    timing, or the backlog would be measured: a marker view on every partition, then until all
+    are projected."""
+    partitions = sorted(await partitions_of(VIEWS_TOPIC))
+    markers = [f"marker-{uuid.uuid4().hex}" for _ in partitions]
     producer = AIOKafkaProducer(bootstrap_servers=KAFKA_BOOTSTRAP, acks="all")
     await producer.start()
     try:
-        await producer.send_and_wait(VIEWS_TOPIC, event.to_bytes(), key=marker.encode())
+        for partition, marker in zip(partitions, markers, strict=True):
+            event = new_event(
+                JobViewed(visitor_id=marker, job_id=job_id, viewed_at=datetime.now(UTC)),
+                producer="bench",
+            )
+            await producer.send_and_wait(
+                VIEWS_TOPIC, event.to_bytes(), key=marker.encode(), partition=partition
+            )
     finally:
         await producer.stop()
     connection = await asyncpg.connect(database_url)
     try:
-        projected = False
-        while not projected:
+        projected = 0
+        while projected < len(markers):
             await asyncio.sleep(0.1)
-            projected = bool(
-                await connection.fetchval(
-                    "SELECT true FROM recently_viewed WHERE visitor_id = $1", marker
-                )
+            projected = await connection.fetchval(
+                "SELECT count(DISTINCT visitor_id) FROM recently_viewed WHERE visitor_id = ANY($1)",
+                markers,
             )
     finally:
         await connection.close()
