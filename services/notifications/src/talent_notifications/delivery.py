@@ -13,6 +13,7 @@ one connection per email: connecting, EHLO and QUIT cost more than the message i
 import asyncio
 import contextlib
 import random
+from uuid import UUID
 
 import aiosmtplib
 import asyncpg
@@ -128,12 +129,57 @@ async def _send_on(smtp: aiosmtplib.SMTP, message: OutgoingEmail) -> None:
     await smtp.sendmail(message.sender, [message.recipient], message.data)
 
 
+class SentMarks:
+    """Marks sent deliveries in the database, one UPDATE at a time for all the sends that ended
+    meanwhile (group commit): under load, concurrent sends share a round trip and a commit
+    instead of one each, and a send is marked as soon as it would be alone (a crash between the
+    SMTP answer and the mark resends the email, so that window stays one round trip)."""
+
+    def __init__(self, pool: Pool) -> None:
+        self._pool = pool
+        self._waiting: list[tuple[UUID, asyncio.Future[None]]] = []
+        self._writing: asyncio.Task[None] | None = None
+
+    async def mark(self, delivery_id: UUID) -> None:
+        """Return once the delivery is marked sent; raise what the database raised if not."""
+        marked = asyncio.get_running_loop().create_future()
+        self._waiting.append((delivery_id, marked))
+        if self._writing is None or self._writing.done():
+            self._writing = asyncio.create_task(self._write_while_waiting())
+        await marked
+
+    async def _write_while_waiting(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting, []
+            try:
+                async with self._pool.acquire() as connection:
+                    await repository.mark_sent(
+                        connection, [delivery_id for delivery_id, _ in batch]
+                    )
+            except Exception as error:
+                for _, marked in batch:
+                    _settle(marked, error)
+            else:
+                for _, marked in batch:
+                    _settle(marked, None)
+
+
+def _settle(future: "asyncio.Future[None]", error: Exception | None) -> None:
+    if future.done():  # its sender was cancelled meanwhile
+        return
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(error)
+
+
 class DeliveryWorker:
     def __init__(self, pool: Pool, emails: Emails, settings: NotificationsSettings) -> None:
         self._pool = pool
         self._emails = emails
         self._settings = settings
         self._smtp = SmtpPool(settings)
+        self._sent = SentMarks(pool)
         self._loop = BackgroundLoop(
             "delivery-worker",
             self.send_due,
@@ -176,8 +222,7 @@ class DeliveryWorker:
             error = _classify(raw_error)
             await self._record_failure(delivery, error)
             return
-        async with self._pool.acquire() as connection:
-            await repository.mark_sent(connection, delivery_id)
+        await self._sent.mark(delivery_id)
         EMAILS.labels(kind, "sent").inc()
         log.info("email sent", delivery_id=str(delivery_id), kind=kind)
 

@@ -1,6 +1,7 @@
 """SQL of the notifications service. Functions take a connection so callers choose the
 transaction. Matching uses the SQL functions of migration 0002 (the contract's rules)."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
@@ -391,11 +392,11 @@ async def claim_due_deliveries(
     )
 
 
-async def mark_sent(connection: Connection, delivery_id: UUID) -> None:
+async def mark_sent(connection: Connection, delivery_ids: Sequence[UUID]) -> None:
     await connection.execute(
         """UPDATE deliveries SET status = 'sent', sent_at = clock_timestamp(), last_error = NULL
-           WHERE delivery_id = $1 AND status = 'pending'""",
-        delivery_id,
+           WHERE delivery_id = ANY($1::uuid[]) AND status = 'pending'""",
+        delivery_ids,
     )
 
 
