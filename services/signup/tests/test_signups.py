@@ -1,6 +1,7 @@
 """POST /v1/signups and the admin read, on the real PostgreSQL and Kafka broker."""
 
 import asyncio
+import json
 
 import asyncpg
 import httpx
@@ -32,6 +33,27 @@ async def test_same_email_again_in_other_case_is_200_with_same_id(
     again = await signup.post("/v1/signups", json=signup_body(email=f"  {email.upper()} "))
     assert again.status_code == 200
     assert again.json()["candidate_id"] == first["candidate_id"]
+
+
+@pytest.mark.parametrize("repeat", [False, True], ids=["new", "repeat"])
+async def test_sign_up_answers_alike_whichever_json_media_type_it_comes_as(
+    signup: httpx.AsyncClient, repeat: bool
+) -> None:
+    """application/json takes the fast path; any other JSON type FastAPI's own handler."""
+    answers = []
+    for media_type in ("application/json", "application/vnd.signup+json"):
+        email = new_email()
+        if repeat:
+            await sign_up(signup, email=email)
+        body = json.dumps(signup_body(email=email))
+        response = await signup.post(
+            "/v1/signups", content=body, headers={"Content-Type": media_type}
+        )
+        answers.append((response.status_code, response.headers["content-type"], response.json()))
+    assert [(code, kind, sorted(body)) for code, kind, body in answers] == [
+        (200 if repeat else 201, "application/json", ["candidate_id", "status"])
+    ] * 2
+    assert answers[0][2]["status"] == answers[1][2]["status"] == "subscribed"
 
 
 async def test_repeat_sign_up_updates_preferences(signup: httpx.AsyncClient) -> None:

@@ -290,7 +290,10 @@ def fast_path_route(fast_path: FastPath, *, base: type[APIRoute] = APIRoute) -> 
     return FastPathRoute
 
 
-async def body_sent_as(request: Request, media_types: frozenset[str]) -> bytes | None:
+JSON = frozenset({"application/json"})
+
+
+async def body_sent_as(request: Request, media_types: frozenset[str] = JSON) -> bytes | None:
     """For a fast path: the body when it is sent as one of ``media_types``, else None."""
     if _media_type(request) not in media_types:
         return None

@@ -50,7 +50,6 @@ KAFKA_UNAVAILABLE: dict[int | str, dict[str, Any]] = {
     503: {"description": "Kafka did not take the events; retry later"}
 }
 CONFLICT: dict[int | str, dict[str, Any]] = {409: {"description": "requisition_id already used"}}
-JSON = frozenset({"application/json"})
 JSON_OR_TEXT = frozenset({"application/json", "text/plain"})  # text/plain: navigator.sendBeacon
 DEFAULT_RECENTLY_VIEWED, MAX_RECENTLY_VIEWED = 10, 50
 # What FastAPI checks for these parameters, for the fast path (pydantic, lax like FastAPI).
@@ -212,7 +211,7 @@ def _accepted(body: BaseModel) -> Response:
 
 async def _post_job_view_fast(request: Request) -> Response | None:
     """``post_job_view`` for a valid body, without FastAPI's machinery."""
-    body = await body_sent_as(request, JSON)
+    body = await body_sent_as(request)
     if body is None:
         return None
     try:
