@@ -8,7 +8,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import asyncpg
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response, status
@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from pydantic import BaseModel, ValidationError
 from starlette._utils import get_route_path
 from starlette.datastructures import Headers, QueryParams
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -291,13 +292,25 @@ def fast_path_route(fast_path: FastPath, *, base: type[APIRoute] = APIRoute) -> 
 
 
 JSON = frozenset({"application/json"})
+Model = TypeVar("Model", bound=BaseModel)
 
 
-async def body_sent_as(request: Request, media_types: frozenset[str] = JSON) -> bytes | None:
-    """For a fast path: the body when it is sent as one of ``media_types``, else None."""
+async def valid_body(
+    request: Request, model: type[Model], media_types: frozenset[str] = JSON
+) -> Model | None:
+    """For a fast path: the body as ``model`` when it is sent as one of ``media_types`` and is
+    valid, else None (FastAPI's handler then answers, with its own errors)."""
     if _media_type(request) not in media_types:
         return None
-    return await _body_of(request)
+    try:
+        return model.model_validate_json(await _body_of(request))
+    except ValidationError:
+        return None
+
+
+def model_response(body: BaseModel, status_code: int) -> Response:
+    """What FastAPI answers for a route's response model, for a fast path."""
+    return Response(body.model_dump_json(), status_code, media_type="application/json")
 
 
 def _media_type(request: Request) -> str:

@@ -6,7 +6,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, Field, TypeAdapter, ValidationError
+from pydantic import Field, TypeAdapter, ValidationError
 
 from talent_jobs import service
 from talent_jobs.models import (
@@ -32,8 +32,9 @@ from talent_shared.http import (
     CorrelationId,
     PublicRoute,
     TextPlainJsonRoute,
-    body_sent_as,
     fast_path_route,
+    model_response,
+    valid_body,
 )
 from talent_shared.http import correlation_id as correlation_id_of
 from talent_shared.kafka import PublishFailedError
@@ -204,39 +205,26 @@ def _kafka_unavailable(what: str) -> HTTPException:
     )
 
 
-def _accepted(body: BaseModel) -> Response:
-    """What FastAPI answers for the model (see ``fast_path_route``)."""
-    return Response(body.model_dump_json(), status.HTTP_202_ACCEPTED, media_type="application/json")
-
-
 async def _post_job_view_fast(request: Request) -> Response | None:
     """``post_job_view`` for a valid body, without FastAPI's machinery."""
-    body = await body_sent_as(request)
-    if body is None:
-        return None
-    try:
-        view = JobViewIn.model_validate_json(body)
-    except ValidationError:
+    view = await valid_body(request, JobViewIn)
+    if view is None:
         return None
     runtime = await jobs_runtime(request)
     event_id = await _accept_view(runtime, view, await correlation_id_of(request))
-    return _accepted(JobViewAccepted(event_id=event_id))
+    return model_response(JobViewAccepted(event_id=event_id), status.HTTP_202_ACCEPTED)
 
 
 async def _post_job_views_batch_fast(request: Request) -> Response | None:
     """``post_job_views_batch`` for a batch of valid events, without FastAPI's machinery."""
-    body = await body_sent_as(request, JSON_OR_TEXT)
-    if body is None:
-        return None
-    try:
-        batch = ValidJobViewBatch.model_validate_json(body)
-    except ValidationError:
+    batch = await valid_body(request, ValidJobViewBatch, JSON_OR_TEXT)
+    if batch is None:
         return None
     runtime = await jobs_runtime(request)
     accepted = await _accept_views(
         runtime, list(enumerate(batch.events)), (), await correlation_id_of(request)
     )
-    return _accepted(accepted)
+    return model_response(accepted, status.HTTP_202_ACCEPTED)
 
 
 async def post_job_view(

@@ -9,15 +9,15 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, status
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import ValidationError
 
 from talent_shared.http import (
     AdminOnly,
     CorrelationId,
     PublicRoute,
     admin_token_matches,
-    body_sent_as,
     fast_path_route,
+    model_response,
+    valid_body,
 )
 from talent_shared.http import correlation_id as correlation_id_of
 from talent_shared.runtime import runtime_of
@@ -101,16 +101,12 @@ async def _sign_up(
 
 async def _sign_up_fast(http: Request) -> Response | None:
     """``sign_up`` for a valid body, without FastAPI's machinery."""
-    body = await body_sent_as(http)
-    if body is None:
-        return None
-    try:
-        request = SignupRequest.model_validate_json(body)
-    except ValidationError:
+    request = await valid_body(http, SignupRequest)
+    if request is None:
         return None
     runtime = await signup_runtime(http)
     status_code, answer = await _sign_up(runtime, request, http, await correlation_id_of(http))
-    return Response(answer.model_dump_json(), status_code, media_type="application/json")
+    return model_response(answer, status_code)
 
 
 router.add_api_route(
