@@ -79,3 +79,13 @@ def test_two_workers_both_serve_and_sigterm_stops_them_all(database: str, tmp_pa
         assert sum("service stopping" in line for line in lines) == 2
     finally:
         service.kill()
+
+
+def test_killing_a_service_kills_its_workers_too(database: str, tmp_path: Path) -> None:
+    """The test harness's SIGKILL: an orphaned worker would go on consuming the topics."""
+    service = start_service("jobs", database, tmp_path, HTTP_WORKERS="2")
+    service.wait_ready()
+    workers = psutil.Process(service.process.pid).children(recursive=True)
+    assert workers
+    service.kill()
+    assert not any(worker.is_running() and worker.status() != "zombie" for worker in workers)

@@ -1,5 +1,6 @@
 """Run a service as its own OS process, the way `make up` and the containers do."""
 
+import contextlib
 import os
 import random
 import signal
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import psutil
 
 from tests.support.infra import REPO_ROOT
 
@@ -79,9 +81,19 @@ class ServiceProcess:
         return self.process.wait(timeout=timeout)
 
     def kill(self) -> None:
+        """SIGKILL the service and its worker processes (HTTP_WORKERS): the supervisor's death
+        does not end them, and an orphaned worker went on consuming the broker's topics."""
+        try:
+            workers = psutil.Process(self.process.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            workers = []
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait(timeout=10)
+        for worker in workers:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                worker.kill()
+        psutil.wait_procs(workers, timeout=10)
 
 
 def start_service(
