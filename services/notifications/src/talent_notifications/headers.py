@@ -13,8 +13,9 @@ display name. So the headers that carry links or human text fold themselves:
   keeps every character;
 - no line is longer than 998 octets (RFC 5322 2.1.1); a header that cannot obey is refused.
 
-The classes live in the policy's header factory, so they fold the same whichever policy
-serialises the message (aiosmtplib serialises with ``email.policy.SMTP``, not the message's).
+The classes live in the policy's header factory: ``Emails.message`` sets each header through
+the policy (its checks included) and writes what the class folds (see :mod:`.mime`); a message
+serialised by the standard library's generator folds them the same way.
 """
 
 import email.policy
