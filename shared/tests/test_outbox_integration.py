@@ -206,3 +206,25 @@ async def test_relay_publishes_a_batch_without_a_loop_turn_per_row(
     counted = SuspensionCounter(relay.publish_pending())
     assert await counted == 200
     assert counted.suspensions < 50
+
+
+class NeverAcknowledging:
+    """Stands in for a broker that takes every send and never answers."""
+
+    def __init__(self) -> None:
+        self.acks: list[asyncio.Future[None]] = []
+
+    async def publish(self, *_args: Any, **_kwargs: Any) -> "asyncio.Future[None]":
+        self.acks.append(asyncio.get_running_loop().create_future())
+        return self.acks[-1]
+
+
+async def test_sends_unacknowledged_within_the_timeout_stay_pending(shared_pool: Pool) -> None:
+    await enqueue_committed(shared_pool, *(view_for(f"silent-{n}") for n in range(3)))
+    broker = NeverAcknowledging()
+    relay = OutboxRelay(shared_pool, broker, publish_timeout_seconds=0.1)  # type: ignore[arg-type]
+    assert await relay.publish_pending() == 0
+    assert await pending_count(shared_pool) == 3
+    assert all(ack.cancelled() for ack in broker.acks)  # given up, nothing left dangling
+    last_error = await shared_pool.fetchval("SELECT last_error FROM outbox ORDER BY id LIMIT 1")
+    assert "not acknowledged in time" in last_error

@@ -138,11 +138,11 @@ class OutboxRelay:
             error = publish_error
         if futures:
             await asyncio.wait(futures, timeout=self._publish_timeout)
+        failures = [_failure_of(future) for future in futures]  # each one retrieved
         published: list[int] = []
-        for row, future in zip(rows, futures, strict=False):
-            if not future.done() or future.exception() is not None:
-                error = future.exception() if future.done() else TimeoutError("no ack in time")
-                break
+        for row, failure in zip(rows, failures, strict=False):
+            if failure is not None:
+                return published, failure
             published.append(row["id"])
         return published, error
 
@@ -183,3 +183,13 @@ class OutboxRelay:
         await connection.execute(
             "DELETE FROM outbox WHERE published_at < now() - $1::interval", PUBLISHED_RETENTION
         )
+
+
+def _failure_of(ack: "asyncio.Future[Any]") -> BaseException | None:
+    """None when Kafka acknowledged the send, else why not; one still unanswered is given up."""
+    if not ack.done():
+        ack.cancel()
+        return TimeoutError("not acknowledged in time")
+    if ack.cancelled():
+        return ConnectionError("the send was cancelled")
+    return ack.exception()
