@@ -127,6 +127,10 @@ async def partitions_of(bootstrap: Sequence[str], topic: str) -> list[int]:
     admin = AIOKafkaAdminClient(bootstrap_servers=list(bootstrap))
     await admin.start()
     try:
+        # Listed first: describing a missing topic asks for its metadata, and a broker that
+        # creates topics on demand (Kafka's default) then creates it, a mistyped name included.
+        if topic not in await admin.list_topics():
+            raise UsageError(f"topic {topic} does not exist")
         [description] = await admin.describe_topics([topic])
     finally:
         await admin.close()
