@@ -62,7 +62,13 @@ def view_event() -> Event:
 
 
 def consumer_with(handler: Handler, broker: RecordingBroker) -> EventConsumer:
-    return EventConsumer(name="test", broker=broker, handler=handler, retry=FAST_RETRY)  # type: ignore[arg-type]
+    return EventConsumer(
+        name="test",
+        group="test-group",
+        broker=broker,  # type: ignore[arg-type]
+        handler=handler,
+        retry=FAST_RETRY,
+    )
 
 
 async def test_events_of_a_batch_reach_the_handler_together() -> None:
@@ -127,6 +133,17 @@ async def test_event_that_keeps_failing_is_isolated_and_dead_lettered() -> None:
     [dead] = broker.published
     assert dead["headers"]["dlq-original-offset"] == "1"
     assert dead["headers"]["dlq-error-type"] == "ValueError"
+
+
+async def test_a_dead_letter_names_its_consumer_and_consumer_group() -> None:
+    poison = view_event()
+    handler, broker = Handler(poison_ids={poison.event_id}), RecordingBroker()
+    await consumer_with(handler, broker).consume(Message((Record(poison.to_bytes()),)))  # type: ignore[arg-type]
+    [dead] = broker.published
+    assert (dead["headers"]["dlq-consumer"], dead["headers"]["dlq-consumer-group"]) == (
+        "test",
+        "test-group",
+    )
 
 
 async def test_a_poison_message_is_dead_lettered_once_when_its_batch_is_redelivered() -> None:

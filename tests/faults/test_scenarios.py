@@ -127,7 +127,9 @@ async def test_poison_and_oversized_messages_land_in_dead_letter_topics(
     try:
         repaired = await run_with_fault([load.views, load.signups], publish_poison)
         for topic, consumer in entered.items():
-            dead[topic] = await dead_letter_keys(consumer, poison_tag, expected=sent[topic])
+            dead[topic] = await dead_letter_keys(
+                consumer, poison_tag, stack.group_prefix, expected=sent[topic]
+            )
     finally:
         for reader in readers.values():
             await reader.__aexit__(None, None, None)
@@ -153,21 +155,26 @@ async def test_poison_and_oversized_messages_land_in_dead_letter_topics(
 
 
 async def dead_letter_keys(
-    consumer: AIOKafkaConsumer, poison_tag: str, *, expected: set[bytes], timeout: float = 60
+    consumer: AIOKafkaConsumer,
+    poison_tag: str,
+    group_prefix: str,
+    *,
+    expected: set[bytes],
+    timeout: float = 60,
 ) -> list[tuple[bytes, bytes]]:
-    """(key, consumer that dead-lettered it) of this run's dead letters, read until all
-    ``expected`` keys came and then two more seconds (time for a duplicate to show)."""
+    """(key, consumer that dead-lettered it) of this run's dead letters from this stack's
+    consumer groups (another stack on the broker dead-letters the same messages), read until
+    all ``expected`` keys came and then two more seconds (time for a duplicate to show)."""
     letters: list[tuple[bytes, bytes]] = []
     deadline = time.monotonic() + timeout
     complete_at: float | None = None
     while time.monotonic() < deadline and (complete_at is None or time.monotonic() < complete_at):
         batches = await consumer.getmany(timeout_ms=500)
-        for records in batches.values():
-            letters += [
-                (r.key, dict(r.headers)["dlq-consumer"])
-                for r in records
-                if r.key and r.key.startswith(poison_tag.encode())
-            ]
+        for record in (record for records in batches.values() for record in records):
+            headers = dict(record.headers)
+            ours = headers.get("dlq-consumer-group", b"").startswith(group_prefix.encode())
+            if ours and record.key and record.key.startswith(poison_tag.encode()):
+                letters.append((record.key, headers["dlq-consumer"]))
         if complete_at is None and expected <= {key for key, _ in letters}:
             complete_at = time.monotonic() + 2
     return letters

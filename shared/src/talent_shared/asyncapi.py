@@ -78,7 +78,8 @@ def declare_dead_letter_publishers(broker: KafkaBroker) -> None:
             title=f"{dead_letter_topic(topic)}:Publish",
             description=(
                 f"Messages of {topic} that could not be handled: the original bytes, key and "
-                "headers, plus dlq-error, dlq-error-type, dlq-original-topic, "
+                "headers, plus dlq-error, dlq-error-type, dlq-consumer, dlq-consumer-group, "
+                "dlq-original-topic, "
                 "dlq-original-partition and dlq-original-offset headers. "
                 "`talent-admin dlq replay` puts them back."
             ),

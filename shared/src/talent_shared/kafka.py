@@ -157,7 +157,12 @@ def _text(value: bytes | str | None) -> str:
 
 
 async def publish_dead_letter(
-    broker: KafkaBroker, record: ConsumerRecord[Any, Any], *, consumer: str, error: BaseException
+    broker: KafkaBroker,
+    record: ConsumerRecord[Any, Any],
+    *,
+    consumer: str,
+    group: str,
+    error: BaseException,
 ) -> None:
     headers = {key: _text(value) for key, value in record.headers or ()}
     headers.update(
@@ -165,6 +170,8 @@ async def publish_dead_letter(
             "dlq-error": str(error)[:1000] or type(error).__name__,
             "dlq-error-type": type(error).__name__,
             "dlq-consumer": consumer,
+            # The group tells replicas of one deployment from another stack on the same topics.
+            "dlq-consumer-group": group,
             "dlq-original-topic": record.topic,
             "dlq-original-partition": str(record.partition),
             "dlq-original-offset": str(record.offset),
@@ -201,6 +208,7 @@ class EventConsumer:
     """
 
     name: str
+    group: str  # the Kafka consumer group its subscriber runs in
     broker: KafkaBroker
     handler: BatchHandler
     retry: RetryPolicy = RetryPolicy()
@@ -222,7 +230,9 @@ class EventConsumer:
         for record, error in sorted(
             dead, key=lambda letter: (letter[0].partition, letter[0].offset)
         ):
-            await publish_dead_letter(self.broker, record, consumer=self.name, error=error)
+            await publish_dead_letter(
+                self.broker, record, consumer=self.name, group=self.group, error=error
+            )
 
     async def _handle(self, parsed: list[Parsed]) -> list[DeadLetter]:
         BATCH_SIZE.labels(self.name).observe(len(parsed))

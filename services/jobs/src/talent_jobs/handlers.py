@@ -32,7 +32,12 @@ def register_subscribers(runtime: "JobsRuntime") -> None:
     async def forget(events: Sequence[Event]) -> None:
         await service.forget_erased_visitors(pool=runtime.pool, events=events)
 
-    erasures = EventConsumer(name=ERASURES, broker=runtime.broker, handler=forget)
+    erasures = EventConsumer(
+        name=ERASURES,
+        group=settings.consumer_group(ERASURES),
+        broker=runtime.broker,
+        handler=forget,
+    )
 
     @runtime.broker.subscriber(  # type: ignore[untyped-decorator]
         CANDIDATES_TOPIC,
@@ -56,7 +61,12 @@ def _register_projector(runtime: "JobsRuntime") -> None:
             pool=runtime.pool, events=events, kept=settings.recently_viewed_kept
         )
 
-    projector = EventConsumer(name=RECENTLY_VIEWED, broker=runtime.broker, handler=project)
+    projector = EventConsumer(
+        name=RECENTLY_VIEWED,
+        group=settings.consumer_group(RECENTLY_VIEWED),
+        broker=runtime.broker,
+        handler=project,
+    )
 
     @runtime.broker.subscriber(  # type: ignore[untyped-decorator]
         VIEWS_TOPIC,

@@ -30,7 +30,12 @@ def register_subscribers(runtime: "NotificationsRuntime") -> None:
             )
             runtime.delivery_worker.wake()
 
-        return EventConsumer(name=f"notifications.{name}", broker=runtime.broker, handler=apply)
+        return EventConsumer(
+            name=f"notifications.{name}",
+            group=settings.consumer_group(name),
+            broker=runtime.broker,
+            handler=apply,
+        )
 
     def subscribe(topic: str, name: str) -> None:
         consumer = consumer_of(name)
