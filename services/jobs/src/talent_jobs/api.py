@@ -6,7 +6,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
-from pydantic import Field, TypeAdapter, ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from talent_jobs import service
 from talent_jobs.models import (
@@ -52,10 +52,11 @@ KAFKA_UNAVAILABLE: dict[int | str, dict[str, Any]] = {
 }
 CONFLICT: dict[int | str, dict[str, Any]] = {409: {"description": "requisition_id already used"}}
 JSON_OR_TEXT = frozenset({"application/json", "text/plain"})  # text/plain: navigator.sendBeacon
-DEFAULT_RECENTLY_VIEWED, MAX_RECENTLY_VIEWED = 10, 50
-# What FastAPI checks for these parameters, for the fast path (pydantic, lax like FastAPI).
+DEFAULT_RECENTLY_VIEWED = 10
+RecentlyViewedLimit = Annotated[int, Query(ge=1, le=50)]
+# The same checks as FastAPI's for these parameters, for the fast path (pydantic, lax too).
 VISITOR_ID = TypeAdapter(VisitorId)
-RECENTLY_VIEWED_LIMIT = TypeAdapter(Annotated[int, Field(ge=1, le=MAX_RECENTLY_VIEWED)])
+RECENTLY_VIEWED_LIMIT = TypeAdapter(RecentlyViewedLimit)
 
 
 def _job_not_found(job_id: UUID) -> HTTPException:
@@ -285,7 +286,7 @@ router.add_api_route(
 async def get_recently_viewed(
     visitor_id: Annotated[VisitorId, Path()],
     runtime: Runtime,
-    limit: Annotated[int, Query(ge=1, le=MAX_RECENTLY_VIEWED)] = DEFAULT_RECENTLY_VIEWED,
+    limit: RecentlyViewedLimit = DEFAULT_RECENTLY_VIEWED,
 ) -> Response:
     """Distinct open jobs the visitor viewed, most recent first; an unknown visitor has none."""
     return await _recently_viewed(runtime, visitor_id, limit)

@@ -219,5 +219,5 @@ class Emails:
 def _folded(name: str, value: object) -> str:
     """The header as our classes write it, after the checks the policy makes when a header is
     set on a message (no CR or LF in the value)."""
-    name, header = EMAIL_POLICY.header_store_parse(name, value)
+    _, header = EMAIL_POLICY.header_store_parse(name, value)
     return str(header.fold(policy=EMAIL_POLICY))
