@@ -32,9 +32,10 @@ def register_subscribers(runtime: "JobsRuntime") -> None:
     async def forget(events: Sequence[Event]) -> None:
         await service.forget_erased_visitors(pool=runtime.pool, events=events)
 
+    erasure_options = subscriber_options(settings, ERASURES)
     erasures = EventConsumer(
         name=ERASURES,
-        group=settings.consumer_group(ERASURES),
+        group=erasure_options["group_id"],
         broker=runtime.broker,
         handler=forget,
     )
@@ -44,7 +45,7 @@ def register_subscribers(runtime: "JobsRuntime") -> None:
         batch=True,
         max_records=100,
         decoder=EventConsumer.undecoded,
-        **subscriber_options(settings, ERASURES),
+        **erasure_options,
     )
     async def on_candidate_events(message: KafkaMessage) -> None:
         await erasures.consume(message)
@@ -61,11 +62,9 @@ def _register_projector(runtime: "JobsRuntime") -> None:
             pool=runtime.pool, events=events, kept=settings.recently_viewed_kept
         )
 
+    options = subscriber_options(settings, RECENTLY_VIEWED)
     projector = EventConsumer(
-        name=RECENTLY_VIEWED,
-        group=settings.consumer_group(RECENTLY_VIEWED),
-        broker=runtime.broker,
-        handler=project,
+        name=RECENTLY_VIEWED, group=options["group_id"], broker=runtime.broker, handler=project
     )
 
     @runtime.broker.subscriber(  # type: ignore[untyped-decorator]
@@ -74,7 +73,7 @@ def _register_projector(runtime: "JobsRuntime") -> None:
         max_records=settings.projector_batch_size,
         batch_timeout_ms=PROJECTOR_POLL_MS,
         decoder=EventConsumer.undecoded,
-        **subscriber_options(settings, RECENTLY_VIEWED),
+        **options,
     )
     async def on_job_views(message: KafkaMessage) -> None:
         await projector.consume(message)

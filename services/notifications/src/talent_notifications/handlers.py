@@ -19,7 +19,7 @@ JOBS = "jobs"
 def register_subscribers(runtime: "NotificationsRuntime") -> None:
     settings = runtime.settings
 
-    def consumer_of(name: str) -> EventConsumer:
+    def consumer_of(name: str, group: str) -> EventConsumer:
         async def apply(events: Sequence[Event]) -> None:
             await service.apply_events(
                 pool=runtime.pool,
@@ -32,20 +32,21 @@ def register_subscribers(runtime: "NotificationsRuntime") -> None:
 
         return EventConsumer(
             name=f"notifications.{name}",
-            group=settings.consumer_group(name),
+            group=group,
             broker=runtime.broker,
             handler=apply,
         )
 
     def subscribe(topic: str, name: str) -> None:
-        consumer = consumer_of(name)
+        options = subscriber_options(settings, name)
+        consumer = consumer_of(name, options["group_id"])
 
         @runtime.broker.subscriber(  # type: ignore[untyped-decorator]
             topic,
             batch=True,
             max_records=100,
             batch_timeout_ms=50,
-            **subscriber_options(settings, name),
+            **options,
         )
         async def on_events(message: KafkaMessage) -> None:
             await consumer.consume(message)
