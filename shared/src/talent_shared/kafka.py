@@ -80,7 +80,10 @@ def create_broker(
         # raise throughput without weakening acks=all (each send still waits for its ack).
         linger_ms=5,
         max_batch_size=256 * 1024,
-        compression_type="lz4",
+        # zstd at its default level: on our events 0.6 µs a record and 6.5x smaller. aiokafka's
+        # lz4 compresses at level 9 (its HC mode), which cannot be changed: 2.4 µs a record for
+        # 4x, 12 % of the jobs process's CPU under batched ingest.
+        compression_type="zstd",
         request_timeout_ms=int(settings.kafka_publish_timeout_seconds * 1000),
         graceful_timeout=settings.graceful_timeout_seconds,
         logger=get_logger(f"faststream.{settings.service_name}"),
