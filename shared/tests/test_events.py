@@ -23,6 +23,7 @@ from talent_shared.events import (
     new_event,
     new_event_records,
     parse_event,
+    random_uuids,
 )
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
@@ -182,6 +183,22 @@ def test_a_new_event_record_carries_the_bytes_of_its_envelope(data: EventData) -
         data=data.model_dump(mode="json"),
     )
     assert record.value == envelope.model_dump_json().encode()
+
+
+def test_new_event_records_each_get_their_own_random_version_4_id() -> None:
+    records = new_event_records(
+        [job_viewed() for _ in range(500)], producer="jobs", correlation_id="c"
+    )
+    ids = [record.event_id for record in records]
+    assert len(set(ids)) == 500
+    assert {(event_id.version, event_id.variant) for event_id in ids} == {(4, uuid.RFC_4122)}
+
+
+def test_random_uuids_are_version_4_and_all_different() -> None:
+    ids = random_uuids(1000) + random_uuids(1000)
+    assert len(set(ids)) == 2000
+    assert {(event_id.version, event_id.variant) for event_id in ids} == {(4, uuid.RFC_4122)}
+    assert random_uuids(0) == []
 
 
 def test_a_new_event_record_is_routed_keyed_and_headed_like_its_event() -> None:

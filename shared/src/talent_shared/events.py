@@ -5,6 +5,7 @@ correlation_id, data}``; ``event_type`` is repeated in a Kafka header so consume
 without parsing.
 """
 
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -224,10 +225,19 @@ def new_event_records(
     """Records of new events, one request's: serialised straight from their validated data. No
     :class:`Envelope` is built, which cost more than the rest of publishing an event."""
     occurred_at = datetime.now(UTC)
+    events = list(events)
     return [
-        _record(data, uuid4(), occurred_at, producer=producer, correlation_id=correlation_id)
-        for data in events
+        _record(data, event_id, occurred_at, producer=producer, correlation_id=correlation_id)
+        for data, event_id in zip(events, random_uuids(len(events)), strict=True)
     ]
+
+
+def random_uuids(count: int) -> list[UUID]:
+    """``count`` version-4 UUIDs, as ``uuid4`` makes them but from one read of the OS's random
+    source: ``uuid4`` reads it once per id, which was 8 % of the jobs process's CPU under
+    batched ingest."""
+    random = os.urandom(16 * count)
+    return [UUID(bytes=random[start : start + 16], version=4) for start in range(0, 16 * count, 16)]
 
 
 def _record(
