@@ -33,6 +33,22 @@ def job_viewed() -> JobViewed:
     return JobViewed(visitor_id="visitor-1", job_id=uuid.uuid4(), viewed_at=NOW)
 
 
+def _job_posted() -> JobPosted:
+    return JobPosted(
+        job_id=uuid.uuid4(),
+        title="Nurse",
+        category="Nursing",
+        location="Durham, NC",
+        description="Night shifts",
+        posted_at=NOW,
+        updated_at=NOW,
+    )
+
+
+def _erased() -> CandidateErased:
+    return CandidateErased(candidate_id=uuid.uuid4(), erased_at=NOW, visitor_ids=["a", "b"])
+
+
 def test_every_contract_event_type_is_known() -> None:
     assert set(EVENT_TYPES) == {
         "CandidateSignedUp",
@@ -100,6 +116,28 @@ def test_event_round_trips_through_bytes() -> None:
     assert parsed.envelope == event.envelope
 
 
+@pytest.mark.parametrize("data", [job_viewed(), _job_posted(), _erased()], ids=type)
+def test_each_event_type_parses_to_its_own_data_type(data: EventData) -> None:
+    event = new_event(data, producer="tests", correlation_id="c-1")
+    parsed = parse_event(event.to_bytes())
+    assert parsed is not None
+    assert type(parsed.data) is type(data)
+    assert (parsed.data, parsed.event_id, parsed.envelope.correlation_id) == (
+        data,
+        event.event_id,
+        "c-1",
+    )
+
+
+@pytest.mark.parametrize("data", [job_viewed(), _job_posted(), _erased()], ids=type)
+def test_a_new_event_travels_as_its_envelope_with_data_as_json(data: EventData) -> None:
+    event = new_event(data, producer="tests")
+    wire = Envelope(
+        **event.envelope.model_dump(exclude={"data"}), data=data.model_dump(mode="json")
+    )
+    assert event.to_bytes() == wire.model_dump_json().encode()
+
+
 def test_candidate_signed_up_round_trips_with_preferences() -> None:
     data = CandidateSignedUp(
         candidate_id=uuid.uuid4(),
@@ -152,22 +190,6 @@ def test_missing_value_is_poison() -> None:
 
 def test_dead_letter_topic_is_topic_dot_dlq() -> None:
     assert dead_letter_topic(VIEWS_TOPIC) == "jobs.views.v1.dlq"
-
-
-def _job_posted() -> JobPosted:
-    return JobPosted(
-        job_id=uuid.uuid4(),
-        title="Nurse",
-        category="Nursing",
-        location="Durham, NC",
-        description="Night shifts",
-        posted_at=NOW,
-        updated_at=NOW,
-    )
-
-
-def _erased() -> CandidateErased:
-    return CandidateErased(candidate_id=uuid.uuid4(), erased_at=NOW, visitor_ids=["a", "b"])
 
 
 @pytest.mark.parametrize("data", [job_viewed(), _job_posted(), _erased()], ids=type)

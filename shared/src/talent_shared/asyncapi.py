@@ -14,36 +14,24 @@ CDN, and the page must load nothing from outside the service's origin.
 import html
 import json
 from collections.abc import Iterable
-from typing import Any, Literal, Union
+from typing import Any, Union
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
-from pydantic import BaseModel, TypeAdapter, create_model
+from pydantic import TypeAdapter
 
-from talent_shared.events import EVENT_TYPES, Envelope, EventData, dead_letter_topic
+from talent_shared.events import EVENT_TYPES, TYPED_ENVELOPES, dead_letter_topic
 
 SCHEMAS_REF = "#/components/schemas/"
 # No script, image, font or frame from anywhere; the page's one stylesheet is inline.
 HTML_CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
 
 
-def event_message_model(data_type: type[EventData]) -> type[BaseModel]:
-    """What one event type looks like on the wire: the envelope with its typed ``data``."""
-    event_type: Any = Literal[data_type.event_type]  # built at run time, one per event type
-    return create_model(
-        f"{data_type.event_type}Event",
-        __base__=Envelope,
-        __doc__=f"The envelope of a {data_type.event_type} event, with its data.",
-        event_type=(event_type, ...),
-        data=(data_type, ...),
-    )
-
-
 def topic_payload(topic: str) -> Any:
     """The payload type of a topic: one of its event types, told apart by ``event_type``."""
-    models = [event_message_model(cls) for cls in EVENT_TYPES.values() if cls.topic == topic]
+    models = [TYPED_ENVELOPES[name] for name, cls in EVENT_TYPES.items() if cls.topic == topic]
     if not models:
         raise ValueError(f"no contract event is published on {topic}")
     if len(models) == 1:

@@ -9,7 +9,7 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, Union
 from uuid import UUID, uuid4
 
 from pydantic import (
@@ -20,6 +20,7 @@ from pydantic import (
     SerializeAsAny,
     TypeAdapter,
     ValidationError,
+    create_model,
 )
 from typing_extensions import TypedDict
 
@@ -174,7 +175,10 @@ EVENT_TYPES: dict[str, type[EventData]] = {
 
 
 class Envelope(BaseModel):
-    """What travels on the wire; ``data`` stays a plain mapping until its type is known."""
+    """What travels on the wire; ``data`` stays a plain mapping until its type is known.
+
+    Each event type has its own subclass (:func:`typed_envelope`) whose ``data`` is that type's
+    model: what :func:`new_event` builds and :func:`parse_event` returns."""
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
@@ -185,6 +189,31 @@ class Envelope(BaseModel):
     producer: str
     correlation_id: str
     data: dict[str, Any]
+
+
+def typed_envelope(data_type: type[EventData]) -> type[Envelope]:
+    """The envelope of one event type, with its typed ``data`` (also its AsyncAPI message)."""
+    event_type: Any = Literal[data_type.event_type]  # built at run time, one per event type
+    model: type[Envelope] = create_model(
+        f"{data_type.event_type}Event",
+        __base__=Envelope,
+        __doc__=f"The envelope of a {data_type.event_type} event, with its data.",
+        event_type=(event_type, ...),
+        data=(data_type, ...),
+    )
+    return model
+
+
+TYPED_ENVELOPES: dict[str, type[Envelope]] = {
+    event_type: typed_envelope(data_type) for event_type, data_type in EVENT_TYPES.items()
+}
+# Any known event, envelope and data checked in one pass over the JSON (``event_type`` picks the
+# model): half the time of the envelope first, then its data.
+_ANY_TYPED_ENVELOPE: Any = Annotated[
+    Union[tuple(TYPED_ENVELOPES.values())],  # noqa: UP007 (a runtime union of the models)
+    Field(discriminator="event_type"),
+]
+_KNOWN_EVENT: TypeAdapter[Envelope] = TypeAdapter(_ANY_TYPED_ENVELOPE)
 
 
 class _WireEnvelope(TypedDict):
@@ -295,13 +324,13 @@ class PoisonMessageError(ValueError):
 
 def new_event(data: EventData, *, producer: str, correlation_id: str | None = None) -> Event:
     event_id = uuid4()
-    envelope = Envelope(
+    envelope = TYPED_ENVELOPES[data.event_type](
         event_id=event_id,
         event_type=data.event_type,
         occurred_at=datetime.now(UTC),
         producer=producer,
         correlation_id=correlation_id or str(event_id),
-        data=data.model_dump(mode="json"),
+        data=data,
     )
     return Event(envelope=envelope, data=data)
 
@@ -313,6 +342,17 @@ def parse_event(raw: bytes | None) -> Event | None:
     """
     if raw is None:
         raise PoisonMessageError("message has no value")
+    try:
+        envelope = _KNOWN_EVENT.validate_json(raw)
+    except ValidationError:
+        return _parse_in_two_steps(raw)
+    data: EventData = envelope.data  # type: ignore[assignment]  # a typed envelope's data
+    return Event(envelope=envelope, data=data)
+
+
+def _parse_in_two_steps(raw: bytes) -> Event | None:
+    """The envelope, then its data: tells an unknown event type (``None``) from a malformed
+    message, and says what is wrong with the latter."""
     try:
         envelope = Envelope.model_validate_json(raw)
     except ValidationError as error:
