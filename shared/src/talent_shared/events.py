@@ -177,7 +177,7 @@ EVENT_TYPES: dict[str, type[EventData]] = {
 class Envelope(BaseModel):
     """What travels on the wire; ``data`` stays a plain mapping until its type is known.
 
-    Each event type has its own subclass (:func:`typed_envelope`) whose ``data`` is that type's
+    Each event type has its own subclass (``TYPED_ENVELOPES``) whose ``data`` is that type's
     model: what :func:`new_event` builds and :func:`parse_event` returns."""
 
     model_config = ConfigDict(frozen=True, extra="ignore")
@@ -191,7 +191,7 @@ class Envelope(BaseModel):
     data: dict[str, Any]
 
 
-def typed_envelope(data_type: type[EventData]) -> type[Envelope]:
+def _typed_envelope(data_type: type[EventData]) -> type[Envelope]:
     """The envelope of one event type, with its typed ``data`` (also its AsyncAPI message)."""
     event_type: Any = Literal[data_type.event_type]  # built at run time, one per event type
     model: type[Envelope] = create_model(
@@ -205,7 +205,7 @@ def typed_envelope(data_type: type[EventData]) -> type[Envelope]:
 
 
 TYPED_ENVELOPES: dict[str, type[Envelope]] = {
-    event_type: typed_envelope(data_type) for event_type, data_type in EVENT_TYPES.items()
+    event_type: _typed_envelope(data_type) for event_type, data_type in EVENT_TYPES.items()
 }
 # Any known event, envelope and data checked in one pass over the JSON (``event_type`` picks the
 # model): half the time of the envelope first, then its data.
