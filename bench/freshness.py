@@ -9,6 +9,7 @@ import aiohttp
 
 from bench.common import JobsUnderBench, Options, WrkResult, percentile, run_wrk
 from bench.ingest import SINGLE_VIEW_SCRIPT
+from bench.pauses import PauseProbe
 from bench.projector import catch_up
 from bench.table import Goal, Row
 
@@ -29,19 +30,21 @@ async def measure(jobs: JobsUnderBench, options: Options) -> list[Row]:
         )
     )
     await asyncio.sleep(1)  # the load runs before the first sample
-    latencies = await view_to_visible(jobs.url, job_id, SAMPLES, until=load)
+    async with PauseProbe() as pauses:
+        latencies = await view_to_visible(jobs.url, job_id, SAMPLES, until=load)
     ingested = await load
-    return [freshness_row(latencies, ingested)]
+    return [freshness_row(latencies, ingested, pauses)]
 
 
-def freshness_row(latencies: list[float], load: WrkResult) -> Row:
+def freshness_row(latencies: list[float], load: WrkResult, pauses: PauseProbe) -> Row:
     return Row(
         f"view → visible in recently-viewed, p99 ({len(latencies)} probe views while wrk "
         f"ingests {load.requests_per_second:,.0f} views/s, concurrency {LOAD_CONCURRENCY})",
         percentile(latencies, 99),
         "ms",
         Goal("at_most", 100),
-        detail=f"p50 {percentile(latencies, 50):.1f} ms; load p99 {load.p99_ms:.1f} ms",
+        detail=f"p50 {percentile(latencies, 50):.1f} ms; load p99 {load.p99_ms:.1f} ms; "
+        f"{pauses.summary()}",
     )
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import asyncpg
 
 from bench.common import JobsUnderBench, Options, _post_jobs
+from bench.pauses import PauseProbe
 from bench.projector import catch_up
 from bench.table import Goal, Row
 from tests.support.infra import REPO_ROOT
@@ -32,7 +33,8 @@ async def measure(jobs: JobsUnderBench, options: Options) -> list[Row]:
         for visitor in visitors
     )
     await asyncio.to_thread(attack, targets, RATE, 2)  # warm-up
-    report = await asyncio.to_thread(attack, targets, RATE, options.seconds)
+    async with PauseProbe() as pauses:
+        report = await asyncio.to_thread(attack, targets, RATE, options.seconds)
     latencies = report["latencies"]
     return [
         Row(
@@ -42,7 +44,7 @@ async def measure(jobs: JobsUnderBench, options: Options) -> list[Row]:
             "ms",
             Goal("at_most", 5),
             detail=f"p50 {latencies['50th'] / 1e6:.1f} ms, achieved {report['throughput']:,.0f} "
-            f"rps, success {report['success']:.0%}",
+            f"rps, success {report['success']:.0%}; {pauses.summary()}",
         )
     ]
 
