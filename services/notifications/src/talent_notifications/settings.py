@@ -19,7 +19,10 @@ class NotificationsSettings(ServiceSettings):
     delivery_poll_seconds: float = Field(default=1.0, gt=0)
     # Deliveries leased at once; they are sent through SMTP_POOL_SIZE connections kept open.
     delivery_batch_size: int = Field(default=100, ge=1)
-    smtp_pool_size: int = Field(default=4, ge=1)
+    # A connection sends one message per chain of round trips (MAIL, RCPT, DATA, the message):
+    # 8 keep more of them in flight than 4 did (a burst of 1,000 sign-ups on 2 cores: 436 -> 467
+    # emails/s, p99 854 -> 634 ms, six runs each), more so with a relay farther away.
+    smtp_pool_size: int = Field(default=8, ge=1)
     # Digests: checked this often, sent from this hour (UTC) of the day (daily) or Monday (weekly).
     digest_check_seconds: float = Field(default=60.0, gt=0)
     digest_send_hour_utc: int = Field(default=8, ge=0, le=23)
