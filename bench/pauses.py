@@ -76,9 +76,10 @@ class PauseProbe:
             return "machine pauses not measured (the probe needs real-time priority)"
         if not self.late_ms:
             return "no machine pause over 2 ms"
+        times = "once" if len(self.late_ms) == 1 else f"{len(self.late_ms)} times"
         return (
-            f"machine paused {len(self.late_ms)} times over 2 ms, longest "
-            f"{max(self.late_ms):.0f} ms, {sum(self.late_ms):.0f} ms in all"
+            f"machine paused {times} over 2 ms, longest {max(self.late_ms):.0f} ms, "
+            f"{sum(self.late_ms):.0f} ms in all"
         )
 
 
