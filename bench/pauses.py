@@ -16,9 +16,9 @@ import signal
 import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from tests.support.infra import REPO_ROOT
+
 LATE_SECONDS = 0.002
 TICK_SECONDS = 0.001
 
