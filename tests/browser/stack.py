@@ -136,9 +136,7 @@ def careers_stack(workdir: Path, **service_env: str) -> Iterator[CareersStack]:
     """Start everything; ``service_env`` goes to the three services (CORS_ALLOWED_ORIGINS...)."""
     require_infrastructure()
     with ExitStack() as cleanup:
-        smtp = SmtpServer()
-        smtp.start()
-        cleanup.callback(smtp.stop)
+        smtp = cleanup.enter_context(SmtpServer())
         gateway_port = free_port()
         public_url = f"http://127.0.0.1:{gateway_port}"
         group_prefix = f"test-{uuid.uuid4().hex[:8]}."

@@ -20,9 +20,8 @@ from tests.support.smtp import SmtpServer
 async def fault_stack(
     logs: Path, *, replicas: int = 1, env: dict[str, str] | None = None
 ) -> AsyncIterator[FaultStack]:
-    smtp = SmtpServer()
-    smtp.start()
     async with AsyncExitStack() as exits:
+        smtp = exits.enter_context(SmtpServer())
         databases = {
             name: await exits.enter_async_context(fresh_database(f"faults_{name}"))
             for name in ("signup", "jobs", "notifications")
@@ -42,7 +41,6 @@ async def fault_stack(
             yield stack
         finally:
             stack.stop_all()
-            smtp.stop()
 
 
 async def warm_up(stack: FaultStack, timeout: float = 90) -> None:

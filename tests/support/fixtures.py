@@ -123,9 +123,7 @@ async def start_stack(
 ) -> AsyncIterator[Stack]:
     """The three services and an SMTP server; ``notifications_settings`` override its settings,
     ``signup_settings`` the signup service's."""
-    smtp = SmtpServer()
-    smtp.start()
-    try:
+    with SmtpServer() as smtp:
         async with (
             fresh_database("signup") as signup_db,
             fresh_database("jobs") as jobs_db,
@@ -164,8 +162,6 @@ async def start_stack(
                     smtp=smtp,
                     signup_database=signup_db,
                 )
-    finally:
-        smtp.stop()
 
 
 @pytest.fixture(scope="module")

@@ -71,6 +71,13 @@ class SmtpServer:
             self._controller.stop()
             self._controller = None
 
+    def __enter__(self) -> "SmtpServer":
+        self.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
     async def wait_for(self, address: str, count: int, timeout: float = 20.0) -> list[EmailMessage]:
         """The messages to ``address`` once there are ``count`` (or all there are at timeout)."""
         deadline = time.monotonic() + timeout

@@ -27,12 +27,8 @@ async def pool(infrastructure: None) -> AsyncIterator[Pool]:
 
 @pytest.fixture
 def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer()
-    server.start()
-    try:
+    with SmtpServer() as server:
         yield server
-    finally:
-        server.stop()
 
 
 def welcome_to(address: str) -> NewDelivery:

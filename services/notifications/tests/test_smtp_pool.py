@@ -31,11 +31,8 @@ class PeerRecordingHandler(RecordingHandler):
 def smtp() -> Iterator[SmtpServer]:
     server = SmtpServer()
     server.handler = PeerRecordingHandler()
-    server.start()
-    try:
+    with server:
         yield server
-    finally:
-        server.stop()
 
 
 def pool_for(server: SmtpServer, size: int = 1) -> SmtpPool:
