@@ -254,10 +254,10 @@ def new_event_records(
     """Records of new events, one request's: serialised straight from their validated data. No
     :class:`Envelope` is built, which cost more than the rest of publishing an event."""
     occurred_at = datetime.now(UTC)
-    events = list(events)
+    batch = list(events)
     return [
         _record(data, event_id, occurred_at, producer=producer, correlation_id=correlation_id)
-        for data, event_id in zip(events, random_uuids(len(events)), strict=True)
+        for data, event_id in zip(batch, random_uuids(len(batch)), strict=True)
     ]
 
 
