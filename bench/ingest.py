@@ -9,7 +9,8 @@ from aiokafka import AIOKafkaProducer
 
 from bench.common import JobsUnderBench, Options, WrkResult, percentile, run_wrk, timed_concurrently
 from bench.table import Goal, Row
-from talent_shared.events import VIEWS_TOPIC, JobViewed, new_event
+from talent_shared.envelope import new_event
+from talent_shared.events import VIEWS_TOPIC, JobViewed
 from tests.support.infra import KAFKA_BOOTSTRAP
 
 # One job view per request, from 500 visitors (the freshness measure uses it as its load too).

@@ -21,7 +21,8 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from bench.common import JobsUnderBench, Options
 from bench.table import Goal, Row
-from talent_shared.events import VIEWS_TOPIC, JobViewed, new_event
+from talent_shared.envelope import new_event
+from talent_shared.events import VIEWS_TOPIC, JobViewed
 from tests.support.infra import KAFKA_BOOTSTRAP, REPO_ROOT
 from tests.support.kafka import partitions_of
 

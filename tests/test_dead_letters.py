@@ -6,13 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from talent_shared.events import (
-    CANDIDATES_TOPIC,
-    POSTINGS_TOPIC,
-    VIEWS_TOPIC,
-    CandidateSignedUp,
-    new_event,
-)
+from talent_shared.envelope import new_event
+from talent_shared.events import CANDIDATES_TOPIC, POSTINGS_TOPIC, VIEWS_TOPIC, CandidateSignedUp
 from tests.support.fixtures import Stack
 from tests.support.flows import unique
 from tests.support.kafka import raw_producer, read_until, topic_reader

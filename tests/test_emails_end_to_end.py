@@ -11,7 +11,8 @@ from urllib.parse import parse_qs, urlparse
 import asyncpg
 import pytest
 
-from talent_shared.events import CANDIDATES_TOPIC, CandidateSignedUp, new_event
+from talent_shared.envelope import new_event
+from talent_shared.events import CANDIDATES_TOPIC, CandidateSignedUp
 from tests.support.fixtures import ADMIN_HEADERS, Stack
 from tests.support.flows import (
     all_known,

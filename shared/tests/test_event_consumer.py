@@ -13,8 +13,9 @@ from typing import Any
 import asyncpg
 import pytest
 
-from talent_shared.events import Event, JobViewed, new_event
-from talent_shared.kafka import EventConsumer, RetryPolicy
+from talent_shared.consumers import EventConsumer, RetryPolicy
+from talent_shared.envelope import Event, new_event
+from talent_shared.events import JobViewed
 
 FAST_RETRY = RetryPolicy(attempts=3, base_delay_seconds=0.001, max_delay_seconds=0.002)
 
@@ -45,10 +46,10 @@ class RecordingBroker:
 @dataclass
 class Handler:
     failures: list[BaseException] = field(default_factory=list)
-    batches: list[list[Event]] = field(default_factory=list)
+    batches: list[list[Event[Any]]] = field(default_factory=list)
     poison_ids: set[uuid.UUID] = field(default_factory=set)
 
-    async def __call__(self, events: Sequence[Event]) -> None:
+    async def __call__(self, events: Sequence[Event[Any]]) -> None:
         if self.failures:
             raise self.failures.pop(0)
         if any(event.event_id in self.poison_ids for event in events):
@@ -56,7 +57,7 @@ class Handler:
         self.batches.append(list(events))
 
 
-def view_event() -> Event:
+def view_event() -> Event[Any]:
     data = JobViewed(visitor_id="v", job_id=uuid.uuid4(), viewed_at=datetime.now(UTC))
     return new_event(data, producer="test")
 
@@ -167,7 +168,7 @@ class FailsTransientlyFor(Handler):
     flaky: uuid.UUID | None = None
     flaky_failures: int = 0
 
-    async def __call__(self, events: Sequence[Event]) -> None:
+    async def __call__(self, events: Sequence[Event[Any]]) -> None:
         if len(events) == 1 and events[0].event_id == self.flaky and self.flaky_failures:
             self.flaky_failures -= 1
             raise ConnectionRefusedError()

@@ -6,6 +6,14 @@ from datetime import UTC, datetime
 
 import pytest
 
+from talent_shared.envelope import (
+    Envelope,
+    PoisonMessageError,
+    new_event,
+    new_event_records,
+    parse_event,
+    random_uuids,
+)
 from talent_shared.events import (
     CANDIDATES_TOPIC,
     EVENT_TYPES,
@@ -13,17 +21,11 @@ from talent_shared.events import (
     VIEWS_TOPIC,
     CandidateErased,
     CandidateSignedUp,
-    Envelope,
     EventData,
     JobClosed,
     JobPosted,
     JobViewed,
-    PoisonMessageError,
     dead_letter_topic,
-    new_event,
-    new_event_records,
-    parse_event,
-    random_uuids,
 )
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
@@ -55,6 +57,9 @@ def test_every_contract_event_type_is_known() -> None:
         "CandidatePreferencesChanged",
         "CandidateUnsubscribed",
         "CandidateConfirmationRequested",  # additive: double opt-in (README)
+        "CandidateChangeRequested",  # additive: a repeat sign-up asks for changes
+        "CandidateSignupRepeated",  # additive: a repeat sign-up that changes nothing
+        "CandidateChangesConfirmed",  # additive: changes confirmed from their email
         "CandidateErased",
         "JobPosted",
         "JobUpdated",

@@ -5,15 +5,10 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from fastapi import Depends, FastAPI
-from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel
 
-from talent_shared.http import (
-    CorrelationId,
-    admin_token_matches,
-    install_common_http,
-    require_admin,
-)
+from talent_shared.http.auth import AdminOnly, admin_token_matches, require_admin
+from talent_shared.http.common import CorrelationId, install_common_http
 from talent_shared.settings import ServiceSettings
 
 
@@ -136,8 +131,7 @@ async def test_admin_endpoint_with_token_is_200(client: httpx.AsyncClient) -> No
 
 
 def test_empty_configured_token_never_matches() -> None:
-    credentials = HTTPAuthorizationCredentials(scheme="Bearer", credentials="")
-    assert not admin_token_matches(credentials, "")
+    assert not admin_token_matches("", "")
 
 
 async def test_unexpected_error_is_a_json_500_without_internals(client: httpx.AsyncClient) -> None:
@@ -173,11 +167,11 @@ async def test_unreachable_database_is_a_503_with_retry_after() -> None:
 def test_admin_routes_document_401_and_body_routes_413() -> None:
     from fastapi import APIRouter
 
-    from talent_shared.http import AdminOnly, document_common_responses
+    from talent_shared.http.common import document_common_responses
 
     router = APIRouter()
 
-    @router.post("/things", dependencies=[AdminOnly])
+    @router.post("/things", dependencies=AdminOnly)
     async def create_thing(body: Echo) -> Echo:
         return body
 

@@ -10,20 +10,21 @@ import pytest
 from aiokafka.errors import KafkaConnectionError
 from faststream.kafka import KafkaBroker
 
-from talent_shared.db import Pool
-from talent_shared.events import VIEWS_TOPIC, Event, JobViewed, new_event
+from talent_shared.db import Database, Pool
+from talent_shared.envelope import Event, new_event
+from talent_shared.events import VIEWS_TOPIC, JobViewed
 from talent_shared.outbox import OutboxRelay, enqueue
 from tests.support.kafka import read_until, topic_reader
 
 pytestmark = pytest.mark.integration
 
 
-def view_for(visitor: str) -> Event:
+def view_for(visitor: str) -> Event[Any]:
     data = JobViewed(visitor_id=visitor, job_id=uuid.uuid4(), viewed_at=datetime.now(UTC))
     return new_event(data, producer="test")
 
 
-async def enqueue_committed(pool: Pool, *events: Event) -> None:
+async def enqueue_committed(pool: Pool, *events: Event[Any]) -> None:
     async with pool.acquire() as connection, connection.transaction():
         for event in events:
             await enqueue(connection, event)
@@ -41,7 +42,7 @@ async def test_relay_publishes_event_with_key_and_type_header(
     event = view_for(visitor)
     async with topic_reader(VIEWS_TOPIC) as reader:
         await enqueue_committed(shared_pool, event)
-        assert await OutboxRelay(shared_pool, kafka_broker).publish_pending() == 1
+        assert await OutboxRelay(Database.of(shared_pool), kafka_broker).publish_pending() == 1
         records = await read_until(reader, lambda r: r.key == visitor.encode())
     [record] = [r for r in records if r.key == visitor.encode()]
     assert record.value == event.to_bytes()
@@ -55,7 +56,7 @@ async def test_event_committed_before_a_crash_is_published_by_the_next_relay(
     """No relay ran when the state change committed (the process died): nothing is stranded."""
     visitor = f"outbox-{uuid.uuid4().hex}"
     await enqueue_committed(shared_pool, view_for(visitor))
-    relay = OutboxRelay(shared_pool, kafka_broker, poll_interval_seconds=0.05)
+    relay = OutboxRelay(Database.of(shared_pool), kafka_broker, poll_interval_seconds=0.05)
     async with topic_reader(VIEWS_TOPIC) as reader:
         relay.start()
         try:
@@ -81,8 +82,10 @@ async def test_events_are_published_in_commit_order(
     for event in events:
         await enqueue_committed(shared_pool, event)
     async with topic_reader(VIEWS_TOPIC) as reader:
-        await OutboxRelay(shared_pool, kafka_broker, batch_size=7).publish_pending()
-        relay = OutboxRelay(shared_pool, kafka_broker, batch_size=7, poll_interval_seconds=0.05)
+        await OutboxRelay(Database.of(shared_pool), kafka_broker, batch_size=7).publish_pending()
+        relay = OutboxRelay(
+            Database.of(shared_pool), kafka_broker, batch_size=7, poll_interval_seconds=0.05
+        )
         relay.start()
         try:
             last = str(events[-1].event_id).encode()
@@ -102,7 +105,7 @@ class UnreachableBroker:
 
 async def test_failed_publish_keeps_the_row_pending_with_backoff(shared_pool: Pool) -> None:
     await enqueue_committed(shared_pool, view_for("kafka-down"))
-    relay = OutboxRelay(shared_pool, UnreachableBroker())  # type: ignore[arg-type]
+    relay = OutboxRelay(Database.of(shared_pool), UnreachableBroker())  # type: ignore[arg-type]
     assert await relay.publish_pending() == 0
     row = await shared_pool.fetchrow(
         "SELECT attempts, last_error, next_attempt_at > now() AS backing_off FROM outbox"
@@ -118,10 +121,10 @@ async def test_rows_wait_while_kafka_is_down_then_go(
 ) -> None:
     visitor = f"outbox-{uuid.uuid4().hex}"
     await enqueue_committed(shared_pool, view_for(visitor))
-    await OutboxRelay(shared_pool, UnreachableBroker()).publish_pending()  # type: ignore[arg-type]
+    await OutboxRelay(Database.of(shared_pool), UnreachableBroker()).publish_pending()  # type: ignore[arg-type]
     await shared_pool.execute("UPDATE outbox SET next_attempt_at = now()")  # backoff elapsed
     async with topic_reader(VIEWS_TOPIC) as reader:
-        assert await OutboxRelay(shared_pool, kafka_broker).publish_pending() == 1
+        assert await OutboxRelay(Database.of(shared_pool), kafka_broker).publish_pending() == 1
         await read_until(reader, lambda r: r.key == visitor.encode())
     assert await pending_count(shared_pool) == 0
 
@@ -132,8 +135,8 @@ async def test_two_relays_publish_each_event_once(
     visitor = f"outbox-{uuid.uuid4().hex}"
     events = [view_for(visitor) for _ in range(50)]
     await enqueue_committed(shared_pool, *events)
-    first = OutboxRelay(shared_pool, kafka_broker, batch_size=5)
-    second = OutboxRelay(shared_pool, kafka_broker, batch_size=5)
+    first = OutboxRelay(Database.of(shared_pool), kafka_broker, batch_size=5)
+    second = OutboxRelay(Database.of(shared_pool), kafka_broker, batch_size=5)
     async with topic_reader(VIEWS_TOPIC) as reader:
         while await pending_count(shared_pool):
             await asyncio.gather(first.publish_pending(), second.publish_pending())
@@ -163,7 +166,7 @@ class FailingAfter:
 
 async def test_rows_after_the_first_unacknowledged_one_stay_pending(shared_pool: Pool) -> None:
     await enqueue_committed(shared_pool, *(view_for(f"prefix-{n}") for n in range(5)))
-    relay = OutboxRelay(shared_pool, FailingAfter(acked=2))  # type: ignore[arg-type]
+    relay = OutboxRelay(Database.of(shared_pool), FailingAfter(acked=2))  # type: ignore[arg-type]
     assert await relay.publish_pending() == 2
     rows = await shared_pool.fetch(
         "SELECT published_at IS NOT NULL AS published, last_error FROM outbox ORDER BY id"
@@ -202,7 +205,7 @@ async def test_relay_publishes_a_batch_without_a_loop_turn_per_row(
     """Before, each row cost two turns (one ``wait_for`` to send, one for its ack), so in the
     busy signup process a batch of 200 took a second to reach Kafka."""
     await enqueue_committed(shared_pool, *(view_for(f"turns-{n}") for n in range(200)))
-    relay = OutboxRelay(shared_pool, kafka_broker)
+    relay = OutboxRelay(Database.of(shared_pool), kafka_broker)
     counted = SuspensionCounter(relay.publish_pending())
     assert await counted == 200
     assert counted.suspensions < 50
@@ -222,7 +225,7 @@ class NeverAcknowledging:
 async def test_sends_unacknowledged_within_the_timeout_stay_pending(shared_pool: Pool) -> None:
     await enqueue_committed(shared_pool, *(view_for(f"silent-{n}") for n in range(3)))
     broker = NeverAcknowledging()
-    relay = OutboxRelay(shared_pool, broker, publish_timeout_seconds=0.1)  # type: ignore[arg-type]
+    relay = OutboxRelay(Database.of(shared_pool), broker, publish_timeout_seconds=0.1)  # type: ignore[arg-type]
     assert await relay.publish_pending() == 0
     assert await pending_count(shared_pool) == 3
     assert all(ack.cancelled() for ack in broker.acks)  # given up, nothing left dangling

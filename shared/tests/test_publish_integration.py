@@ -4,13 +4,15 @@ visitor's views, do not depend on the endpoint."""
 
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from aiokafka import ConsumerRecord
 from faststream.kafka import KafkaBroker
 
-from talent_shared.events import VIEWS_TOPIC, Event, JobViewed, new_event
-from talent_shared.kafka import PublishFailedError, publish_event, publish_events
+from talent_shared.envelope import Event, new_event
+from talent_shared.events import VIEWS_TOPIC, JobViewed
+from talent_shared.publishing import PublishFailedError, publish_event, publish_events
 from talent_shared.settings import ServiceSettings
 from tests.support.kafka import read_until, topic_reader
 
@@ -19,13 +21,13 @@ pytestmark = pytest.mark.integration
 VISITORS = 12  # enough keys to land on every partition of the topic
 
 
-def view_for(visitor: str) -> Event:
+def view_for(visitor: str) -> Event[Any]:
     viewed = JobViewed(visitor_id=visitor, job_id=uuid.uuid4(), viewed_at=datetime.now(UTC))
     return new_event(viewed, producer="test", correlation_id=f"corr-{visitor}")
 
 
 async def published(
-    broker: KafkaBroker, singles: list[Event], batch: list[Event]
+    broker: KafkaBroker, singles: list[Event[Any]], batch: list[Event[Any]]
 ) -> list[ConsumerRecord[bytes, bytes]]:
     """Publish ``singles`` one by one and ``batch`` at once; returns the records read back."""
     wanted = {event.data.key.encode() for event in singles + batch}

@@ -13,8 +13,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from faststream.kafka import KafkaBroker
 
-from talent_shared.events import VIEWS_TOPIC, JobViewed, new_event
-from talent_shared.kafka import PublishFailedError, publish_events
+from talent_shared.envelope import new_event
+from talent_shared.events import VIEWS_TOPIC, JobViewed
+from talent_shared.publishing import PublishFailedError, publish_events
 from talent_shared.record_batches import RecordBatches
 from tests.support.infra import kafka_bootstrap
 from tests.support.kafka import Record, read_until, topic_reader

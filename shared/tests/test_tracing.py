@@ -16,7 +16,8 @@ from opentelemetry import trace
 from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 
-from talent_shared.events import CandidateUnsubscribed, new_event
+from talent_shared.envelope import new_event
+from talent_shared.events import CandidateUnsubscribed
 from talent_shared.kafka import create_broker
 from talent_shared.logging import configure_logging, get_logger
 from talent_shared.settings import ServiceSettings

@@ -11,13 +11,13 @@ import pytest
 from jsonschema import Draft202012Validator
 from pydantic_asyncapi.v3 import AsyncAPI
 
+from talent_shared.envelope import new_event
 from talent_shared.events import (
     CANDIDATES_TOPIC,
     EVENT_TYPES,
     POSTINGS_TOPIC,
     VIEWS_TOPIC,
     JobViewed,
-    new_event,
 )
 from tests.support.fixtures import Stack
 

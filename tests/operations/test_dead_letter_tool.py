@@ -14,7 +14,8 @@ import pytest
 from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from talent_shared.events import CANDIDATES_TOPIC, CandidateSignedUp, new_event
+from talent_shared.envelope import new_event
+from talent_shared.events import CANDIDATES_TOPIC, CandidateSignedUp
 from tests.support.fixtures import Stack
 from tests.support.infra import kafka_bootstrap
 from tests.support.kafka import raw_producer, read_until, topic_reader

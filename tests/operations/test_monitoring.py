@@ -19,7 +19,8 @@ from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
 from talent_shared.db import Pool
-from talent_shared.events import JobViewed, new_event
+from talent_shared.envelope import new_event
+from talent_shared.events import JobViewed
 from talent_shared.monitoring import OperationsMonitor
 from talent_shared.outbox import enqueue
 from tests.robustness.stack import ProcessStack, process_stack

@@ -11,7 +11,8 @@ from prometheus_client import REGISTRY
 
 from services.jobs.tests.helpers import new_visitor, post_job, wait_for_recently_viewed
 from talent_jobs.handlers import RECENTLY_VIEWED
-from talent_shared.events import VIEWS_TOPIC, JobViewed, new_event
+from talent_shared.envelope import new_event
+from talent_shared.events import VIEWS_TOPIC, JobViewed
 from tests.support.fixtures import ADMIN_HEADERS
 from tests.support.infra import eventually
 from tests.support.kafka import raw_producer
@@ -23,7 +24,7 @@ BASE = datetime(2026, 5, 1, tzinfo=UTC)
 
 def batch_samples() -> tuple[float, float]:
     """(batches handled, batches of a single event) by the projector so far in this process."""
-    labels = {"consumer": RECENTLY_VIEWED}
+    labels = {"consumer": f"jobs.{RECENTLY_VIEWED}"}  # the service, then the consumer
     count = REGISTRY.get_sample_value("talent_consumer_batch_size_count", labels) or 0.0
     singles = REGISTRY.get_sample_value(
         "talent_consumer_batch_size_bucket", {**labels, "le": "1.0"}

@@ -2,11 +2,13 @@
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from talent_shared.events import CandidateErased, CandidateSignedUp, Event, JobPosted, new_event
+from talent_shared.envelope import Event, new_event
+from talent_shared.events import CandidateErased, CandidateSignedUp, JobPosted
 
 
-def signed_up(candidate_id: uuid.UUID, category: str, frequency: str = "instant") -> Event:
+def signed_up(candidate_id: uuid.UUID, category: str, frequency: str = "instant") -> Event[Any]:
     data = CandidateSignedUp(
         candidate_id=candidate_id,
         email=f"{candidate_id.hex[:12]}@example.org",
@@ -19,12 +21,12 @@ def signed_up(candidate_id: uuid.UUID, category: str, frequency: str = "instant"
     return new_event(data, producer="signup")
 
 
-def erased(candidate_id: uuid.UUID) -> Event:
+def erased(candidate_id: uuid.UUID) -> Event[Any]:
     data = CandidateErased(candidate_id=candidate_id, erased_at=datetime.now(UTC))
     return new_event(data, producer="signup")
 
 
-def job_event(job_id: uuid.UUID, category: str, kind: type[JobPosted] = JobPosted) -> Event:
+def job_event(job_id: uuid.UUID, category: str, kind: type[JobPosted] = JobPosted) -> Event[Any]:
     # A moment after "now": the job changed after whatever candidate event the test made before.
     changed = datetime.now(UTC) + timedelta(milliseconds=1)
     data = kind(

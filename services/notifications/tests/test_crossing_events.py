@@ -6,6 +6,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -17,13 +18,12 @@ from talent_shared.db import (
     Connection,
     Pool,
 )
+from talent_shared.envelope import Event, new_event
 from talent_shared.events import (
     CandidatePreferencesChanged,
     CandidateUnsubscribed,
-    Event,
     JobPosted,
     JobUpdated,
-    new_event,
 )
 from tests.support.crossing import Work, cross
 from tests.support.infra import migrated_pool
@@ -46,7 +46,7 @@ async def pool(infrastructure: None) -> AsyncIterator[Pool]:
 # --- events ------------------------------------------------------------------------------------
 
 
-def preferences_changed(candidate_id: uuid.UUID, category: str) -> Event:
+def preferences_changed(candidate_id: uuid.UUID, category: str) -> Event[Any]:
     data = CandidatePreferencesChanged(candidate_id=candidate_id, interests=[category])
     return new_event(data, producer="signup")
 
@@ -58,13 +58,13 @@ def new_category() -> str:
 # --- applying events the way the consumers do ---------------------------------------------------
 
 
-async def apply(pool: Pool, consumer: str, event: Event) -> None:
+async def apply(pool: Pool, consumer: str, event: Event[Any]) -> None:
     await service.apply_events(
         pool=pool, emails=EMAILS, consumer=consumer, events=[event], max_jobs=10
     )
 
 
-def applying(consumer: str, event: Event) -> Work:
+def applying(consumer: str, event: Event[Any]) -> Work:
     async def apply_in(connection: Connection) -> None:
         await service.apply_events_in(
             connection, emails=EMAILS, consumer=consumer, events=[event], max_jobs=10
@@ -73,7 +73,9 @@ def applying(consumer: str, event: Event) -> Work:
     return apply_in
 
 
-async def cross_in_order(pool: Pool, order: str, candidate_event: Event, job_event: Event) -> None:
+async def cross_in_order(
+    pool: Pool, order: str, candidate_event: Event[Any], job_event: Event[Any]
+) -> None:
     candidate, job = applying(CANDIDATES, candidate_event), applying(JOBS, job_event)
     await cross(pool, *((candidate, job) if order == CANDIDATE_FIRST else (job, candidate)))
 

@@ -10,7 +10,7 @@ from talent_notifications.delivery import DeliveryWorker
 from talent_notifications.emails import Emails, RenderedEmail
 from talent_notifications.repository import NewDelivery, insert_deliveries
 from talent_notifications.settings import NotificationsSettings
-from talent_shared.db import Pool
+from talent_shared.db import Database, Pool
 from tests.support.infra import migrated_pool
 from tests.support.smtp import SmtpServer
 
@@ -50,7 +50,7 @@ async def test_sends_ending_together_are_all_marked_sent_and_sent_once(
     deliveries = [welcome_to(f"together-{n}@example.org") for n in range(DELIVERIES)]
     async with pool.acquire() as connection:
         await insert_deliveries(connection, deliveries)
-    worker = DeliveryWorker(pool, Emails(settings), settings)
+    worker = DeliveryWorker(Database.of(pool), Emails(settings), settings)
     try:
         await worker.send_due()  # one batch: 30 sends over 4 connections, marked as they end
         await worker.send_due()  # nothing is due any more

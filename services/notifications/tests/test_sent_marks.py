@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from talent_notifications.delivery import SentMarks
+from talent_shared.db import Database
 
 
 class RecordingPool:
@@ -34,7 +35,7 @@ class RecordingPool:
 
 
 def marks_on(pool: RecordingPool) -> SentMarks:
-    return SentMarks(pool)  # type: ignore[arg-type]
+    return SentMarks(Database.of(pool))  # type: ignore[arg-type]
 
 
 async def test_sends_ending_together_are_marked_in_one_update() -> None:

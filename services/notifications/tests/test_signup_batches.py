@@ -3,6 +3,7 @@ matching alert for those with open jobs, nothing for the erased, and the batch's
 
 import uuid
 from collections.abc import AsyncIterator, Sequence
+from typing import Any
 
 import asyncpg
 import pytest
@@ -12,7 +13,7 @@ from talent_notifications import service
 from talent_notifications.emails import Emails
 from talent_notifications.settings import NotificationsSettings
 from talent_shared.db import Pool
-from talent_shared.events import Event
+from talent_shared.envelope import Event
 from tests.support.infra import migrated_pool
 
 pytestmark = pytest.mark.integration
@@ -26,7 +27,7 @@ async def pool(infrastructure: None) -> AsyncIterator[Pool]:
         yield pool
 
 
-async def apply(pool: Pool, consumer: str, events: Sequence[Event]) -> None:
+async def apply(pool: Pool, consumer: str, events: Sequence[Event[Any]]) -> None:
     await service.apply_events(
         pool=pool, emails=EMAILS, consumer=consumer, events=events, max_jobs=10
     )

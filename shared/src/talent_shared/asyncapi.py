@@ -22,7 +22,8 @@ from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 from pydantic import TypeAdapter
 
-from talent_shared.events import EVENT_TYPES, TYPED_ENVELOPES, dead_letter_topic
+from talent_shared.envelope import TYPED_ENVELOPES
+from talent_shared.events import EVENT_TYPES, dead_letter_topic
 
 SCHEMAS_REF = "#/components/schemas/"
 # No script, image, font or frame from anywhere; the page's one stylesheet is inline.

@@ -55,6 +55,42 @@ async def create_pool(database_url: str, *, max_size: int = 10) -> Pool:
     return pool
 
 
+class Database:
+    """A service's connection pool, opened when the service starts. Handlers and background work
+    are given this at assembly, before there is a pool, and read :attr:`pool` when they run."""
+
+    def __init__(self, url: str, *, max_size: int = 10) -> None:
+        self._url = url
+        self._max_size = max_size
+        self._pool: Pool | None = None
+
+    @classmethod
+    def of(cls, pool: Pool) -> "Database":
+        """An already open pool (tests, tools)."""
+        database = cls("")
+        database._pool = pool
+        return database
+
+    @property
+    def pool(self) -> Pool:
+        if self._pool is None:
+            raise RuntimeError("the database pool is opened when the service starts")
+        return self._pool
+
+    @property
+    def is_open(self) -> bool:
+        return self._pool is not None
+
+    async def open(self) -> Pool:
+        self._pool = await create_pool(self._url, max_size=self._max_size)
+        return self._pool
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+
 async def database_is_reachable(pool: Pool, *, timeout: float = 2.0) -> bool:
     try:
         async with pool.acquire(timeout=timeout) as connection:

@@ -20,8 +20,9 @@ from faststream.kafka import KafkaBroker
 from prometheus_client import Counter
 
 from talent_shared.background import BackgroundLoop
-from talent_shared.db import Connection, Pool
-from talent_shared.events import Event
+from talent_shared.db import Connection, Database
+from talent_shared.envelope import Event
+from talent_shared.events import EventData
 from talent_shared.logging import get_logger
 from talent_shared.tracing import continued_trace, current_trace_context
 
@@ -35,7 +36,7 @@ OUTBOX_PUBLISHED = Counter("talent_outbox_published_total", "Outbox events publi
 OUTBOX_FAILURES = Counter("talent_outbox_publish_failures_total", "Failed outbox publish attempts")
 
 
-async def enqueue(connection: Connection, event: Event) -> None:
+async def enqueue(connection: Connection, event: Event[EventData]) -> None:
     """Add ``event`` to the outbox inside the caller's transaction, with the trace context of
     the request (when traced), which the relay continues when it publishes the row."""
     await connection.execute(
@@ -55,7 +56,7 @@ async def enqueue(connection: Connection, event: Event) -> None:
 class OutboxRelay:
     def __init__(
         self,
-        pool: Pool,
+        database: Database,
         broker: KafkaBroker,
         *,
         batch_size: int = 200,
@@ -63,7 +64,7 @@ class OutboxRelay:
         publish_timeout_seconds: float = 10.0,
         max_backoff_seconds: float = 30.0,
     ) -> None:
-        self._pool = pool
+        self._database = database
         self._broker = broker
         self._batch_size = batch_size
         self._publish_timeout = publish_timeout_seconds
@@ -92,7 +93,7 @@ class OutboxRelay:
 
     async def publish_pending(self) -> int:
         """One relay cycle: publish the oldest pending rows; returns how many were published."""
-        async with self._pool.acquire() as connection, connection.transaction():
+        async with self._database.pool.acquire() as connection, connection.transaction():
             if not await connection.fetchval("SELECT pg_try_advisory_xact_lock($1)", RELAY_LOCK_ID):
                 return 0  # another replica's relay is publishing
             rows = await connection.fetch(

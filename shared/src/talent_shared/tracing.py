@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     from aiokafka import ConsumerRecord
     from opentelemetry.sdk.trace import TracerProvider
 
-    from talent_shared.events import Event
+    from talent_shared.envelope import Event
+    from talent_shared.events import EventData
 
 TraceContext = dict[str, str]
 TRACEPARENT = "traceparent"
@@ -90,7 +91,9 @@ def _trace_headers(record: "ConsumerRecord[Any, Any]") -> TraceContext | None:
 
 
 @contextmanager
-def receiving(parsed: Iterable[tuple["ConsumerRecord[Any, Any]", "Event"]]) -> Iterator[None]:
+def receiving(
+    parsed: Iterable[tuple["ConsumerRecord[Any, Any]", "Event[EventData]"]],
+) -> Iterator[None]:
     """While a batch is handled, remember the context each event was published in, for
     :func:`handling`. Records without a ``traceparent`` header add nothing."""
     contexts = {
@@ -109,7 +112,7 @@ def receiving(parsed: Iterable[tuple["ConsumerRecord[Any, Any]", "Event"]]) -> I
 
 
 @contextmanager
-def handling(event: "Event", consumer: str) -> Iterator[None]:
+def handling(event: "Event[EventData]", consumer: str) -> Iterator[None]:
     """A consumer span for one event of a batch, child of the span that published it, so what
     the handler records (a delivery row) can continue the request's trace."""
     stored = _received.get({}).get(event.event_id)

@@ -2,7 +2,7 @@
 
 from talent_jobs.app import create_app
 from talent_jobs.settings import JobsSettings
-from talent_shared.runtime import run_service
+from talent_shared.app import run_service
 
 
 def main() -> None:

@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import TypeAdapter, ValidationError
 
@@ -24,24 +24,23 @@ from talent_jobs.models import (
     ValidJobViewBatch,
     VisitorId,
 )
-from talent_jobs.pagination import InvalidCursorError
+from talent_jobs.pagination import InvalidCursorError, decode_cursor
 from talent_jobs.repository import JobFilters
 from talent_jobs.runtime import JobsRuntime
-from talent_shared.http import (
-    AdminOnly,
-    CorrelationId,
-    PublicRoute,
+from talent_shared.app import runtime_of
+from talent_shared.http.auth import AdminOnly, CredentialsFirstRoute
+from talent_shared.http.bodies import (
     TextPlainJsonRoute,
     fast_path_route,
     model_response,
     valid_body,
 )
-from talent_shared.http import correlation_id as correlation_id_of
-from talent_shared.kafka import PublishFailedError
-from talent_shared.runtime import runtime_of
+from talent_shared.http.common import CorrelationId
+from talent_shared.http.common import correlation_id as correlation_id_of
+from talent_shared.http.cors import PublicRoute
 from talent_shared.text import NO_NUL
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", route_class=CredentialsFirstRoute)
 
 jobs_runtime = runtime_of(JobsRuntime)
 Runtime = Annotated[JobsRuntime, Depends(jobs_runtime)]
@@ -57,69 +56,70 @@ RecentlyViewedLimit = Annotated[int, Query(ge=1, le=50)]
 # The same checks as FastAPI's for these parameters, for the fast path (pydantic, lax too).
 VISITOR_ID = TypeAdapter(VisitorId)
 RECENTLY_VIEWED_LIMIT = TypeAdapter(RecentlyViewedLimit)
+# The domain's errors and the status each answers (their message is the detail).
+ERRORS = {
+    service.JobNotFoundError: status.HTTP_404_NOT_FOUND,
+    service.DuplicateRequisitionError: status.HTTP_409_CONFLICT,
+    service.ViewsNotRecordedError: status.HTTP_503_SERVICE_UNAVAILABLE,
+}
 
 
-def _job_not_found(job_id: UUID) -> HTTPException:
-    return HTTPException(status.HTTP_404_NOT_FOUND, f"job {job_id} not found")
-
-
-def _requisition_taken(requisition_id: object) -> HTTPException:
-    return HTTPException(
-        status.HTTP_409_CONFLICT, f"requisition_id {requisition_id} is already used by another job"
-    )
+async def valid_cursor(
+    cursor: Annotated[
+        str | None, Query(max_length=500, description="next_cursor of a page")
+    ] = None,
+) -> str | None:
+    """A cursor this API returned, or a 422 naming the parameter."""
+    if cursor is not None:
+        try:
+            decode_cursor(cursor)
+        except InvalidCursorError as error:
+            raise RequestValidationError(
+                [{"loc": ("query", "cursor"), "msg": str(error), "type": "value_error"}]
+            ) from error
+    return cursor
 
 
 @router.post(
     "/jobs",
     status_code=status.HTTP_201_CREATED,
-    dependencies=[AdminOnly],
+    dependencies=AdminOnly,
     tags=["jobs"],
     responses=CONFLICT,
 )
 async def create_job(new: JobCreate, runtime: Runtime, correlation_id: CorrelationId) -> Job:
     """Post a job (admin); emits `JobPosted`."""
-    try:
-        return await service.create_job(
-            pool=runtime.pool,
-            relay=runtime.relay,
-            known_jobs=runtime.known_jobs,
-            new=new,
-            correlation_id=correlation_id,
-        )
-    except service.DuplicateRequisitionError as error:
-        raise _requisition_taken(error) from error
+    return await service.create_job(
+        pool=runtime.pool,
+        relay=runtime.relay,
+        known_jobs=runtime.known_jobs,
+        new=new,
+        correlation_id=correlation_id,
+    )
 
 
 @router.patch(
-    "/jobs/{job_id}", dependencies=[AdminOnly], tags=["jobs"], responses={**NOT_FOUND, **CONFLICT}
+    "/jobs/{job_id}", dependencies=AdminOnly, tags=["jobs"], responses={**NOT_FOUND, **CONFLICT}
 )
 async def update_job(
     job_id: JobId, update: JobUpdate, runtime: Runtime, correlation_id: CorrelationId
 ) -> Job:
     """Change some fields of a job (admin); emits `JobUpdated` when something changed."""
-    try:
-        return await service.update_job(
-            pool=runtime.pool,
-            relay=runtime.relay,
-            job_id=job_id,
-            update=update,
-            correlation_id=correlation_id,
-        )
-    except service.JobNotFoundError as error:
-        raise _job_not_found(job_id) from error
-    except service.DuplicateRequisitionError as error:
-        raise _requisition_taken(error) from error
+    return await service.update_job(
+        pool=runtime.pool,
+        relay=runtime.relay,
+        job_id=job_id,
+        update=update,
+        correlation_id=correlation_id,
+    )
 
 
-@router.post("/jobs/{job_id}/close", dependencies=[AdminOnly], tags=["jobs"], responses=NOT_FOUND)
+@router.post("/jobs/{job_id}/close", dependencies=AdminOnly, tags=["jobs"], responses=NOT_FOUND)
 async def close_job(job_id: JobId, runtime: Runtime, correlation_id: CorrelationId) -> Job:
     """Close a job (admin); emits `JobClosed`. Closing a closed job changes nothing."""
-    try:
-        return await service.close_job(
-            pool=runtime.pool, relay=runtime.relay, job_id=job_id, correlation_id=correlation_id
-        )
-    except service.JobNotFoundError as error:
-        raise _job_not_found(job_id) from error
+    return await service.close_job(
+        pool=runtime.pool, relay=runtime.relay, job_id=job_id, correlation_id=correlation_id
+    )
 
 
 @router.get("/jobs", tags=["jobs"])
@@ -137,45 +137,28 @@ async def list_jobs(
         Query(max_length=200, pattern=NO_NUL, description="words in title or description"),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[
-        str | None, Query(max_length=500, description="next_cursor of a page")
-    ] = None,
+    cursor: Annotated[str | None, Depends(valid_cursor)] = None,
 ) -> JobPage:
     """Open jobs, newest first, one page at a time."""
     filters = JobFilters(featured=featured, category=category, location=location, q=q)
-    try:
-        return await service.list_jobs(
-            pool=runtime.pool, filters=filters, cursor=cursor, limit=limit
-        )
-    except InvalidCursorError as error:
-        raise RequestValidationError(
-            [{"loc": ("query", "cursor"), "msg": str(error), "type": "value_error"}]
-        ) from error
+    return await service.list_jobs(pool=runtime.pool, filters=filters, cursor=cursor, limit=limit)
 
 
 @router.get("/jobs/{job_id}", tags=["jobs"], responses=NOT_FOUND)
 async def get_job(job_id: JobId, runtime: Runtime) -> Job:
     """One job, closed ones included (see `status`)."""
-    try:
-        return await service.get_job(pool=runtime.pool, job_id=job_id)
-    except service.JobNotFoundError as error:
-        raise _job_not_found(job_id) from error
+    return await service.get_job(pool=runtime.pool, job_id=job_id)
 
 
 async def _accept_view(runtime: JobsRuntime, view: JobViewIn, correlation_id: str) -> UUID:
-    try:
-        return await service.record_job_view(
-            pool=runtime.pool,
-            broker=runtime.broker,
-            known_jobs=runtime.known_jobs,
-            view=view,
-            correlation_id=correlation_id,
-            timeout=runtime.settings.kafka_publish_timeout_seconds,
-        )
-    except service.JobNotFoundError as error:
-        raise _job_not_found(view.job_id) from error
-    except PublishFailedError as error:
-        raise _kafka_unavailable("the job view") from error
+    return await service.record_job_view(
+        pool=runtime.pool,
+        broker=runtime.broker,
+        known_jobs=runtime.known_jobs,
+        view=view,
+        correlation_id=correlation_id,
+        timeout=runtime.settings.kafka_publish_timeout_seconds,
+    )
 
 
 async def _accept_views(
@@ -184,25 +167,14 @@ async def _accept_views(
     invalid: Sequence[RejectedJobView],
     correlation_id: str,
 ) -> JobViewBatchAccepted:
-    try:
-        return await service.record_job_views(
-            pool=runtime.pool,
-            broker=runtime.broker,
-            known_jobs=runtime.known_jobs,
-            views=views,
-            invalid=invalid,
-            correlation_id=correlation_id,
-            timeout=runtime.settings.kafka_publish_timeout_seconds,
-        )
-    except PublishFailedError as error:
-        raise _kafka_unavailable("the job views") from error
-
-
-def _kafka_unavailable(what: str) -> HTTPException:
-    return HTTPException(
-        status.HTTP_503_SERVICE_UNAVAILABLE,
-        f"{what} could not be recorded right now; retry shortly",
-        headers={"Retry-After": "1"},
+    return await service.record_job_views(
+        pool=runtime.pool,
+        broker=runtime.broker,
+        known_jobs=runtime.known_jobs,
+        views=views,
+        invalid=invalid,
+        correlation_id=correlation_id,
+        timeout=runtime.settings.kafka_publish_timeout_seconds,
     )
 
 

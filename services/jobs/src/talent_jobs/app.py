@@ -3,7 +3,7 @@ from fastapi import FastAPI
 from talent_jobs import api
 from talent_jobs.runtime import JobsRuntime
 from talent_jobs.settings import JobsSettings
-from talent_shared.runtime import create_service_app
+from talent_shared.app import create_service_app
 
 DESCRIPTION = """The job catalogue, featured jobs, job-view events and the recently-viewed
 projection.
@@ -18,4 +18,5 @@ def create_app(settings: JobsSettings | None = None) -> FastAPI:
         routers=[api.router],
         public_routes=api.PUBLIC_ROUTES,
         body_limits=api.BODY_LIMITS,
+        errors=api.ERRORS,
     )

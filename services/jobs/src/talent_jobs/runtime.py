@@ -1,22 +1,23 @@
-from contextlib import AsyncExitStack
+from collections.abc import Mapping
 from typing import ClassVar
 
 from talent_jobs import handlers
 from talent_jobs.known_jobs import KnownJobs
 from talent_jobs.settings import JobsSettings
+from talent_shared.events import POSTINGS_TOPIC, VIEWS_TOPIC
 from talent_shared.runtime import Runtime
 
 
 class JobsRuntime(Runtime[JobsSettings]):
     migrations_package: ClassVar[str] = "talent_jobs"
     with_outbox: ClassVar[bool] = True
+    publishes: ClassVar[Mapping[str, str]] = {
+        POSTINGS_TOPIC: "through the transactional outbox",
+        VIEWS_TOPIC: "by POST /v1/job-views, once Kafka acks",
+    }
 
     def __init__(self, settings: JobsSettings) -> None:
-        self.known_jobs = KnownJobs()
         super().__init__(settings)
-
-    def register_subscribers(self) -> None:
-        handlers.register_subscribers(self)
-
-    async def on_started(self, stack: AsyncExitStack) -> None:
-        await self.known_jobs.warm(self.pool)
+        self.known_jobs = KnownJobs()
+        self.warm_up(lambda: self.known_jobs.warm(self.pool))
+        handlers.subscribe_all(self.broker, settings, database=self.database)

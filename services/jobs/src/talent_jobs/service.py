@@ -23,29 +23,37 @@ from talent_jobs.models import (
 from talent_jobs.pagination import decode_cursor, encode_cursor
 from talent_jobs.repository import JobFilters, Position
 from talent_shared.db import Connection, Pool
+from talent_shared.envelope import new_event, new_event_records
 from talent_shared.events import (
     CandidateErased,
-    Event,
     EventData,
     JobClosed,
     JobPosted,
     JobUpdated,
     JobViewed,
-    new_event,
-    new_event_records,
 )
-from talent_shared.kafka import publish_event, publish_events
 from talent_shared.outbox import OutboxRelay, enqueue
+from talent_shared.publishing import PublishFailedError, publish_event, publish_events
 
 PRODUCER = "jobs"
 
 
 class JobNotFoundError(LookupError):
-    pass
+    def __init__(self, job_id: UUID) -> None:
+        super().__init__(f"job {job_id} not found")
 
 
 class DuplicateRequisitionError(ValueError):
-    pass
+    def __init__(self, requisition_id: str | None) -> None:
+        super().__init__(f"requisition_id {requisition_id} is already used by another job")
+
+
+class ViewsNotRecordedError(Exception):
+    """Kafka did not take the views in time: nothing is promised, the front end retries."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"{what} could not be recorded right now; retry shortly")
+        self.headers = {"Retry-After": "1"}
 
 
 async def _emit(connection: Connection, data: EventData, correlation_id: str) -> None:
@@ -145,7 +153,10 @@ async def record_job_view(
         viewed_at=view.viewed_at or datetime.now(UTC),
     )
     [record] = new_event_records([viewed], producer=PRODUCER, correlation_id=correlation_id)
-    await publish_event(broker, record, timeout=timeout)
+    try:
+        await publish_event(broker, record, timeout=timeout)
+    except PublishFailedError as error:
+        raise ViewsNotRecordedError("the job view") from error
     return record.event_id
 
 
@@ -209,17 +220,17 @@ async def record_job_views(
         correlation_id=correlation_id,
     )
     if accepted:
-        await publish_events(broker, accepted, timeout=timeout)
+        try:
+            await publish_events(broker, accepted, timeout=timeout)
+        except PublishFailedError as error:
+            raise ViewsNotRecordedError("the job views") from error
     return JobViewBatchAccepted(
         accepted=len(accepted), rejected=sorted(rejected, key=lambda r: r.index)
     )
 
 
-async def apply_job_views(*, pool: Pool, events: Sequence[Event], kept: int) -> None:
-    """Project a batch of ``JobViewed`` events in one round trip; safe to repeat."""
-    views = [event.data for event in events if isinstance(event.data, JobViewed)]
-    if not views:
-        return
+async def apply_job_views(*, pool: Pool, views: Sequence[JobViewed], kept: int) -> None:
+    """Project a batch of job views in one round trip; safe to repeat."""
     async with pool.acquire() as connection:
         await repository.project_views(
             connection,
@@ -230,10 +241,9 @@ async def apply_job_views(*, pool: Pool, events: Sequence[Event], kept: int) -> 
         )
 
 
-async def forget_erased_visitors(*, pool: Pool, events: Sequence[Event]) -> None:
+async def forget_erased_visitors(*, pool: Pool, erasures: Sequence[CandidateErased]) -> None:
     """An erased candidate's browsing history goes too: drop the visitors they gave, and any of
     their views from before the erasure that is still on its way."""
-    erasures = [event.data for event in events if isinstance(event.data, CandidateErased)]
     erasures = [erasure for erasure in erasures if erasure.visitor_ids]
     if erasures:
         async with pool.acquire() as connection, connection.transaction():

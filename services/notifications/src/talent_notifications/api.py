@@ -7,16 +7,16 @@ from fastapi import APIRouter, Depends, Query
 from talent_notifications import service
 from talent_notifications.models import Deliveries, Delivery
 from talent_notifications.runtime import NotificationsRuntime
-from talent_shared.http import AdminOnly
-from talent_shared.runtime import runtime_of
+from talent_shared.app import runtime_of
+from talent_shared.http.auth import AdminOnly, CredentialsFirstRoute
 from talent_shared.text import NO_NUL
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", route_class=CredentialsFirstRoute)
 
 Runtime = Annotated[NotificationsRuntime, Depends(runtime_of(NotificationsRuntime))]
 
 
-@router.get("/deliveries", dependencies=[AdminOnly], tags=["deliveries"])
+@router.get("/deliveries", dependencies=AdminOnly, tags=["deliveries"])
 async def list_deliveries(
     runtime: Runtime,
     email: Annotated[

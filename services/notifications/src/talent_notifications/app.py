@@ -3,7 +3,7 @@ from fastapi import FastAPI
 from talent_notifications import api
 from talent_notifications.runtime import NotificationsRuntime
 from talent_notifications.settings import NotificationsSettings
-from talent_shared.runtime import create_service_app
+from talent_shared.app import create_service_app
 
 DESCRIPTION = """Welcome, job-alert and digest emails, and the delivery log."""
 

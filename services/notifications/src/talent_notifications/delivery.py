@@ -24,7 +24,7 @@ from talent_notifications import repository
 from talent_notifications.emails import Emails, OutgoingEmail
 from talent_notifications.settings import NotificationsSettings
 from talent_shared.background import BackgroundLoop
-from talent_shared.db import Pool
+from talent_shared.db import Database
 from talent_shared.logging import get_logger
 from talent_shared.tracing import continued_trace, tracer
 
@@ -135,8 +135,8 @@ class SentMarks:
     instead of one each, and a send is marked as soon as it would be alone (a crash between the
     SMTP answer and the mark resends the email, so that window stays one round trip)."""
 
-    def __init__(self, pool: Pool) -> None:
-        self._pool = pool
+    def __init__(self, database: Database) -> None:
+        self._database = database
         self._waiting: list[tuple[UUID, asyncio.Future[None]]] = []
         self._writing: asyncio.Task[None] | None = None
 
@@ -152,7 +152,7 @@ class SentMarks:
         while self._waiting:
             batch, self._waiting = self._waiting, []
             try:
-                async with self._pool.acquire() as connection:
+                async with self._database.pool.acquire() as connection:
                     await repository.mark_sent(
                         connection, [delivery_id for delivery_id, _ in batch]
                     )
@@ -174,12 +174,12 @@ def _settle(future: "asyncio.Future[None]", error: Exception | None) -> None:
 
 
 class DeliveryWorker:
-    def __init__(self, pool: Pool, emails: Emails, settings: NotificationsSettings) -> None:
-        self._pool = pool
+    def __init__(self, database: Database, emails: Emails, settings: NotificationsSettings) -> None:
+        self._database = database
         self._emails = emails
         self._settings = settings
         self._smtp = SmtpPool(settings)
-        self._sent = SentMarks(pool)
+        self._sent = SentMarks(database)
         self._loop = BackgroundLoop(
             "delivery-worker",
             self.send_due,
@@ -200,7 +200,7 @@ class DeliveryWorker:
     async def send_due(self) -> bool:
         """Send one batch of due deliveries; ``True`` when the batch was full (more may wait)."""
         settings = self._settings
-        async with self._pool.acquire() as connection:
+        async with self._database.pool.acquire() as connection:
             due = await repository.claim_due_deliveries(
                 connection,
                 limit=settings.delivery_batch_size,
@@ -244,7 +244,7 @@ class DeliveryWorker:
         delivery_id, kind = delivery["delivery_id"], delivery["kind"]
         message = f"{type(error).__name__}: {error}"[:1000]
         out_of_attempts = delivery["attempts"] >= self._settings.delivery_max_attempts
-        async with self._pool.acquire() as connection:
+        async with self._database.pool.acquire() as connection:
             if isinstance(error, PermanentSendError) or out_of_attempts:
                 await repository.mark_failed(connection, delivery_id, error=message)
                 EMAILS.labels(kind, "failed").inc()

@@ -8,7 +8,7 @@ from talent_notifications import service
 from talent_notifications.emails import Emails
 from talent_notifications.settings import NotificationsSettings
 from talent_shared.background import BackgroundLoop
-from talent_shared.db import Pool
+from talent_shared.db import Database
 
 
 def due_periods(now: datetime, *, send_hour: int) -> dict[str, str]:
@@ -29,13 +29,13 @@ def due_periods(now: datetime, *, send_hour: int) -> dict[str, str]:
 class DigestScheduler:
     def __init__(
         self,
-        pool: Pool,
+        database: Database,
         emails: Emails,
         settings: NotificationsSettings,
         *,
         on_recorded: Callable[[], None],
     ) -> None:
-        self._pool = pool
+        self._database = database
         self._emails = emails
         self._settings = settings
         self._on_recorded = on_recorded
@@ -55,7 +55,7 @@ class DigestScheduler:
         due = due_periods(moment, send_hour=self._settings.digest_send_hour_utc)
         for frequency, period in due.items():
             recorded += await service.record_due_digests(
-                pool=self._pool,
+                pool=self._database.pool,
                 emails=self._emails,
                 frequency=frequency,
                 period_key=period,

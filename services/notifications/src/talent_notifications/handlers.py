@@ -1,55 +1,46 @@
 """Every Kafka subscriber of the notifications service, registered in this one place."""
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
 
-from faststream.kafka.annotations import KafkaMessage
+from faststream.kafka import KafkaBroker
 
 from talent_notifications import service
-from talent_shared.events import CANDIDATES_TOPIC, POSTINGS_TOPIC, Event
-from talent_shared.kafka import EventConsumer, subscriber_options
+from talent_notifications.emails import Emails
+from talent_notifications.settings import NotificationsSettings
+from talent_shared.consumers import BatchHandler
+from talent_shared.db import Database
+from talent_shared.envelope import Event
+from talent_shared.events import CANDIDATES_TOPIC, POSTINGS_TOPIC, EventData
+from talent_shared.kafka import subscribe
 
-if TYPE_CHECKING:
-    from talent_notifications.runtime import NotificationsRuntime
-
+# The consumers' names: their groups, and their rows in the inbox (kept: renaming one would
+# apply every retained event a second time).
 CANDIDATES = "candidates"
 JOBS = "jobs"
 
 
-def register_subscribers(runtime: "NotificationsRuntime") -> None:
-    settings = runtime.settings
+def subscribe_all(
+    broker: KafkaBroker,
+    settings: NotificationsSettings,
+    *,
+    database: Database,
+    emails: Emails,
+    on_recorded: Callable[[], None],
+) -> None:
+    """``on_recorded`` is called after each batch: it may have recorded emails to send."""
 
-    def consumer_of(name: str, group: str) -> EventConsumer:
-        async def apply(events: Sequence[Event]) -> None:
+    def applying(consumer: str) -> BatchHandler:
+        async def apply(events: Sequence[Event[EventData]]) -> None:
             await service.apply_events(
-                pool=runtime.pool,
-                emails=runtime.emails,
-                consumer=name,
+                pool=database.pool,
+                emails=emails,
+                consumer=consumer,
                 events=events,
                 max_jobs=settings.max_jobs_per_email,
             )
-            runtime.delivery_worker.wake()
+            on_recorded()
 
-        return EventConsumer(
-            name=f"notifications.{name}",
-            group=group,
-            broker=runtime.broker,
-            handler=apply,
-        )
+        return apply
 
-    def subscribe(topic: str, name: str) -> None:
-        options = subscriber_options(settings, name)
-        consumer = consumer_of(name, options["group_id"])
-
-        @runtime.broker.subscriber(  # type: ignore[untyped-decorator]
-            topic,
-            batch=True,
-            max_records=100,
-            batch_timeout_ms=50,
-            **options,
-        )
-        async def on_events(message: KafkaMessage) -> None:
-            await consumer.consume(message)
-
-    subscribe(CANDIDATES_TOPIC, CANDIDATES)
-    subscribe(POSTINGS_TOPIC, JOBS)
+    for topic, name in ((CANDIDATES_TOPIC, CANDIDATES), (POSTINGS_TOPIC, JOBS)):
+        subscribe(broker, settings, topic=topic, name=name, handler=applying(name))

@@ -1,4 +1,3 @@
-from contextlib import AsyncExitStack
 from typing import ClassVar
 
 from talent_notifications import handlers
@@ -14,33 +13,18 @@ class NotificationsRuntime(Runtime[NotificationsSettings]):
     with_outbox: ClassVar[bool] = False
 
     def __init__(self, settings: NotificationsSettings) -> None:
-        self.emails = Emails(settings)
-        self._worker: DeliveryWorker | None = None
-        self._digests: DigestScheduler | None = None
         super().__init__(settings)
-
-    def register_subscribers(self) -> None:
-        handlers.register_subscribers(self)
-
-    @property
-    def delivery_worker(self) -> DeliveryWorker:
-        if self._worker is None:
-            raise RuntimeError("the delivery worker starts with the service")
-        return self._worker
-
-    @property
-    def digest_scheduler(self) -> DigestScheduler:
-        if self._digests is None:
-            raise RuntimeError("the digest scheduler starts with the service")
-        return self._digests
-
-    async def on_started(self, stack: AsyncExitStack) -> None:
-        settings = self.settings
-        self._worker = DeliveryWorker(self.pool, self.emails, settings)
-        self._digests = DigestScheduler(
-            self.pool, self.emails, settings, on_recorded=self._worker.wake
+        self.emails = Emails(settings)
+        self.delivery_worker = DeliveryWorker(self.database, self.emails, settings)
+        self.digest_scheduler = DigestScheduler(
+            self.database, self.emails, settings, on_recorded=self.delivery_worker.wake
         )
-        self._worker.start()
-        stack.push_async_callback(self._worker.stop)
-        self._digests.start()
-        stack.push_async_callback(self._digests.stop)
+        self.run_alongside(self.delivery_worker)
+        self.run_alongside(self.digest_scheduler)
+        handlers.subscribe_all(
+            self.broker,
+            settings,
+            database=self.database,
+            emails=self.emails,
+            on_recorded=self.delivery_worker.wake,
+        )

@@ -12,23 +12,25 @@ transaction that changes or matches the replicas first takes one advisory lock
 committed, and the alert is recorded exactly once (``alerted_jobs`` holds that, whoever records it).
 """
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from typing import TypeVar
 from uuid import UUID, uuid4
 
 import asyncpg
 
 from talent_notifications import repository
 from talent_notifications.emails import CONFIRMATION, Emails, RenderedEmail
+from talent_shared.consumers import EventRouter
 from talent_shared.db import Connection, Pool
+from talent_shared.envelope import Event
 from talent_shared.events import (
     CandidateConfirmationRequested,
     CandidateErased,
     CandidatePreferencesChanged,
     CandidateSignedUp,
     CandidateUnsubscribed,
-    Event,
+    EventData,
     JobClosed,
     JobPosted,
     JobSnapshot,
@@ -39,6 +41,8 @@ from talent_shared.logging import get_logger
 from talent_shared.tracing import handling
 
 log = get_logger(__name__)
+
+D = TypeVar("D", bound=EventData)
 
 # Jobs changed after a preference change but matched before it arrived: a lag window, so few.
 MAX_CATCH_UP_JOBS = 50
@@ -51,8 +55,26 @@ class Recipient:
     first_name: str
 
 
+@dataclass(frozen=True)
+class Batch:
+    """What the handlers of a batch work with: its transaction and the consumer's name."""
+
+    connection: Connection
+    emails: Emails
+    consumer: str
+    max_jobs: int
+
+
+EVENTS = EventRouter[Batch]()
+
+
 async def apply_events(
-    *, pool: Pool, emails: Emails, consumer: str, events: Sequence[Event], max_jobs: int
+    *,
+    pool: Pool,
+    emails: Emails,
+    consumer: str,
+    events: Sequence[Event[EventData]],
+    max_jobs: int,
 ) -> None:
     """Apply a batch in one transaction, each event once (inbox, one round trip per batch)."""
     async with pool.acquire() as connection, connection.transaction():
@@ -66,83 +88,68 @@ async def apply_events_in(
     *,
     emails: Emails,
     consumer: str,
-    events: Sequence[Event],
+    events: Sequence[Event[EventData]],
     max_jobs: int,
 ) -> None:
     """Apply a batch inside the caller's open transaction, the matching lock held until it ends.
 
-    Events apply in order; consecutive sign-ups (the bulk of a burst) are applied together in a
-    constant number of round trips (:func:`_on_signed_up`)."""
+    Events apply in order, each run of one type by its handler (:data:`EVENTS`): consecutive
+    sign-ups (the bulk of a burst) are applied together in a constant number of round trips."""
     await repository.lock_matching(connection)
     fresh = await first_deliveries(
         connection, consumer=consumer, event_ids=[event.event_id for event in events]
     )
-    signups: list[tuple[Event, CandidateSignedUp]] = []
+    firsts = []
     for event in events:
-        if event.event_id not in fresh:
-            continue
-        fresh.discard(event.event_id)  # a repeat within the batch is applied once
-        if isinstance(event.data, CandidateSignedUp):
-            signups.append((event, event.data))
-            continue
-        await _on_signed_up(connection, emails, consumer, signups, max_jobs)
-        signups = []
-        with handling(event, consumer):  # in the trace of the request that caused it
-            await _apply(connection, emails, event, max_jobs)
-    await _on_signed_up(connection, emails, consumer, signups, max_jobs)
+        if event.event_id in fresh:
+            fresh.discard(event.event_id)  # a repeat within the batch is applied once
+            firsts.append(event)
+    await EVENTS.route(Batch(connection, emails, consumer, max_jobs), firsts)
 
 
-async def _apply(connection: Connection, emails: Emails, event: Event, max_jobs: int) -> None:
-    data = event.data
-    if isinstance(data, CandidatePreferencesChanged):
-        await _on_preferences_changed(connection, emails, event.envelope.occurred_at, data)
-    elif isinstance(data, CandidateConfirmationRequested):
-        await _on_confirmation_requested(connection, emails, data)
-    elif isinstance(data, CandidateUnsubscribed):
-        await repository.unsubscribe(connection, data.candidate_id)
-    elif isinstance(data, CandidateErased):
-        await repository.erase(connection, data.candidate_id)
-    elif isinstance(data, JobPosted | JobUpdated):
-        await _on_job_snapshot(connection, emails, data)
-    elif isinstance(data, JobClosed):
-        await repository.close_job(connection, data.job_id, data.closed_at)
-
-
-async def _on_signed_up(
-    connection: Connection,
-    emails: Emails,
-    consumer: str,
-    events: list[tuple[Event, CandidateSignedUp]],
-    max_jobs: int,
-) -> None:
+@EVENTS.on(CandidateSignedUp)
+async def _on_signed_up(batch: Batch, events: Sequence[Event[CandidateSignedUp]]) -> None:
     """Sign-ups: the subscribers and their welcomes written in one round trip each, then an
     alert for those (usually few) with open jobs matching already."""
-    if not events:
-        return
+    connection, emails = batch.connection, batch.emails
     # A replay of an erased candidate's sign-up must not bring them back.
-    erased = await repository.erased_among(connection, [data.candidate_id for _, data in events])
-    kept = [(event, data) for event, data in events if data.candidate_id not in erased]
-    await repository.upsert_subscribers(connection, [data for _, data in kept])
+    erased = await repository.erased_among(connection, [e.data.candidate_id for e in events])
+    kept = [event for event in events if event.data.candidate_id not in erased]
+    await repository.upsert_subscribers(connection, [event.data for event in kept])
     welcomes = []
-    for event, data in kept:
-        with handling(event, consumer):  # the email continues the sign-up's trace
-            welcomes.append(_welcome(emails, data))
+    for event in kept:
+        with handling(event, batch.consumer):  # the email continues the sign-up's trace
+            welcomes.append(_welcome(emails, event.data))
     await repository.insert_deliveries(connection, welcomes)
-    wanting_alerts = [(event, data) for event, data in kept if data.alert_frequency != "never"]
+    wanting_alerts = [event for event in kept if event.data.alert_frequency != "never"]
     with_matches = await repository.with_open_jobs_matching(
-        connection, [data.candidate_id for _, data in wanting_alerts]
+        connection, [event.data.candidate_id for event in wanting_alerts]
     )
-    for event, data in wanting_alerts:
+    for event in wanting_alerts:
+        data = event.data
         if data.candidate_id not in with_matches:
             continue
-        with handling(event, consumer):
+        with handling(event, batch.consumer):
             jobs = await repository.open_jobs_matching(
-                connection, data.candidate_id, limit=max_jobs
+                connection, data.candidate_id, limit=batch.max_jobs
             )
             recipient = Recipient(data.candidate_id, data.email, data.first_name)
             await _record_job_email(
                 connection, emails, recipient, jobs, dedup_key=f"signup-alert:{data.candidate_id}"
             )
+
+
+def each_in_its_trace(
+    apply: Callable[[Batch, Event[D]], Awaitable[None]],
+) -> Callable[[Batch, Sequence[Event[D]]], Awaitable[None]]:
+    """A handler applying a run's events one at a time, each in the trace it arrived with."""
+
+    async def apply_each(batch: Batch, events: Sequence[Event[D]]) -> None:
+        for event in events:
+            with handling(event, batch.consumer):
+                await apply(batch, event)
+
+    return apply_each
 
 
 def _welcome(emails: Emails, data: CandidateSignedUp) -> repository.NewDelivery:
@@ -160,11 +167,14 @@ def _welcome(emails: Emails, data: CandidateSignedUp) -> repository.NewDelivery:
     )
 
 
+@EVENTS.on(CandidateConfirmationRequested)
+@each_in_its_trace
 async def _on_confirmation_requested(
-    connection: Connection, emails: Emails, data: CandidateConfirmationRequested
+    batch: Batch, event: Event[CandidateConfirmationRequested]
 ) -> None:
     """Double opt-in: one confirmation email per candidate. It is not a member yet, so nothing
     else is kept: ``CandidateSignedUp`` follows the confirmation."""
+    connection, emails, data = batch.connection, batch.emails, event.data
     if await repository.is_erased(connection, data.candidate_id):
         return
     content = emails.confirmation(candidate_id=data.candidate_id, first_name=data.first_name)
@@ -174,15 +184,14 @@ async def _on_confirmation_requested(
     )
 
 
-async def _on_preferences_changed(
-    connection: Connection,
-    emails: Emails,
-    changed_at: datetime,
-    data: CandidatePreferencesChanged,
-) -> None:
+@EVENTS.on(CandidatePreferencesChanged)
+@each_in_its_trace
+async def _on_preferences_changed(batch: Batch, event: Event[CandidatePreferencesChanged]) -> None:
     """Apply new preferences, then catch up on jobs posted or updated after the change that the
     jobs consumer matched against the old ones because this event arrived later: the outcome is
     the same whichever topic's event is consumed first."""
+    connection, emails, data = batch.connection, batch.emails, event.data
+    changed_at = event.envelope.occurred_at
     # An erased (or never seen) candidate has no row: nothing is updated, nothing follows.
     subscriber = await repository.update_preferences(
         connection,
@@ -212,6 +221,36 @@ async def _on_preferences_changed(
         jobs,
         dedup_key=f"preferences-alert:{data.candidate_id}:{changed_at.isoformat()}",
     )
+
+
+@EVENTS.on(CandidateUnsubscribed)
+@each_in_its_trace
+async def _on_unsubscribed(batch: Batch, event: Event[CandidateUnsubscribed]) -> None:
+    await repository.unsubscribe(batch.connection, event.data.candidate_id)
+
+
+@EVENTS.on(CandidateErased)
+@each_in_its_trace
+async def _on_erased(batch: Batch, event: Event[CandidateErased]) -> None:
+    await repository.erase(batch.connection, event.data.candidate_id)
+
+
+@EVENTS.on(JobClosed)
+@each_in_its_trace
+async def _on_job_closed(batch: Batch, event: Event[JobClosed]) -> None:
+    await repository.close_job(batch.connection, event.data.job_id, event.data.closed_at)
+
+
+@EVENTS.on(JobPosted)
+@each_in_its_trace
+async def _on_job_posted(batch: Batch, event: Event[JobPosted]) -> None:
+    await _on_job_snapshot(batch.connection, batch.emails, event.data)
+
+
+@EVENTS.on(JobUpdated)
+@each_in_its_trace
+async def _on_job_updated(batch: Batch, event: Event[JobUpdated]) -> None:
+    await _on_job_snapshot(batch.connection, batch.emails, event.data)
 
 
 async def _on_job_snapshot(connection: Connection, emails: Emails, job: JobSnapshot) -> None:
