@@ -27,7 +27,7 @@ async def pool(infrastructure: None) -> AsyncIterator[Pool]:
 async def pending_sign_up(pool: Pool) -> UUID:
     candidate_id = uuid.uuid4()
     async with pool.acquire() as connection:
-        await repository.upsert_candidate(
+        await repository.insert_candidate(
             connection,
             candidate_id=candidate_id,
             email=f"{candidate_id.hex[:12]}@example.org",

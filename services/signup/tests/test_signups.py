@@ -53,19 +53,26 @@ async def test_sign_up_answers_alike_whichever_json_media_type_it_comes_as(
     assert [(code, kind, sorted(body)) for code, kind, body in answers] == [
         (200 if repeat else 201, "application/json", ["candidate_id", "status"])
     ] * 2
-    assert answers[0][2]["status"] == answers[1][2]["status"] == "subscribed"
+    expected = "pending" if repeat else "subscribed"  # a repeat waits for its email's link
+    assert answers[0][2]["status"] == answers[1][2]["status"] == expected
 
 
-async def test_repeat_sign_up_updates_preferences(signup: httpx.AsyncClient) -> None:
+async def test_repeat_sign_up_changes_nothing(signup: httpx.AsyncClient) -> None:
     email = new_email()
     first = await sign_up(signup, email=email, interests=["Nursing"], alert_frequency="instant")
-    await signup.post(
+    before = await candidate(signup, first["candidate_id"])
+    again = await signup.post(
         "/v1/signups",
-        json=signup_body(email=email, interests=["Pharmacy"], alert_frequency="weekly"),
+        json=signup_body(
+            email=email.upper(),
+            first_name="Visit evil.example.com now",
+            phone="+1 555 0100",
+            interests=["Pharmacy"],
+            alert_frequency="weekly",
+        ),
     )
-    preferences = (await candidate(signup, first["candidate_id"]))["preferences"]
-    assert preferences["interests"] == ["Pharmacy"]
-    assert preferences["alert_frequency"] == "weekly"
+    assert (again.status_code, again.json()["status"]) == (200, "pending")
+    assert await candidate(signup, first["candidate_id"]) == before
 
 
 async def test_new_then_repeat_emits_one_signed_up_event(signup: httpx.AsyncClient) -> None:
@@ -79,7 +86,7 @@ async def test_new_then_repeat_emits_one_signed_up_event(signup: httpx.AsyncClie
     types = await candidate_events_after(
         signup, twice, candidate_id=lambda: created["candidate_id"], expected=2
     )
-    assert types == ["CandidateSignedUp", "CandidatePreferencesChanged"]
+    assert types == ["CandidateSignedUp", "CandidateSignupRepeated"]
 
 
 async def test_twenty_concurrent_sign_ups_of_one_email_make_one_candidate(
@@ -131,11 +138,11 @@ async def test_admin_read_shows_the_consent_record(signup: httpx.AsyncClient) ->
     assert consent["given_at"]
 
 
-async def test_repeat_sign_up_adds_a_consent_record(signup: httpx.AsyncClient) -> None:
+async def test_repeat_sign_up_adds_no_consent_record(signup: httpx.AsyncClient) -> None:
     email = new_email()
     created = await sign_up(signup, email=email)
-    await signup.post("/v1/signups", json=signup_body(email=email))
-    assert len((await candidate(signup, created["candidate_id"]))["consents"]) == 2
+    await signup.post("/v1/signups", json=signup_body(email=email, interests=["Pharmacy"]))
+    assert len((await candidate(signup, created["candidate_id"]))["consents"]) == 1
 
 
 async def test_admin_read_needs_the_token(signup: httpx.AsyncClient) -> None:

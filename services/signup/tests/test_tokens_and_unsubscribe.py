@@ -192,7 +192,7 @@ async def test_following_a_forged_link_is_400(signup: httpx.AsyncClient) -> None
     assert "not valid" in response.text
 
 
-async def test_signing_up_again_after_unsubscribing_resubscribes(
+async def test_signing_up_again_after_unsubscribing_leaves_the_candidate_unsubscribed(
     signup: httpx.AsyncClient,
 ) -> None:
     body = signup_body()
@@ -201,8 +201,8 @@ async def test_signing_up_again_after_unsubscribing_resubscribes(
         "/v1/unsubscribe", params={"token": token_for(candidate_id, TokenPurpose.UNSUBSCRIBE)}
     )
     again = await signup.post("/v1/signups", json=body)
-    assert again.status_code == 200
-    assert (await candidate(signup, candidate_id))["status"] == "subscribed"
+    assert (again.status_code, again.json()["status"]) == (200, "pending")
+    assert (await candidate(signup, candidate_id))["status"] == "unsubscribed"
 
 
 async def test_unsubscribe_of_a_candidate_that_never_existed_is_404(

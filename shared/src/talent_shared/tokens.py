@@ -16,6 +16,7 @@ class TokenPurpose(StrEnum):
     UNSUBSCRIBE = "unsubscribe"
     MANAGE = "manage"
     CONFIRM = "confirm"
+    CHANGE = "change"  # bound to one change request, not to the candidate
 
 
 # Unsubscribe links must keep working in old emails (RFC 8058); manage links expire sooner.
@@ -24,6 +25,7 @@ MAX_AGE_SECONDS = {
     TokenPurpose.MANAGE: 90 * 24 * 3600,
     # A pending sign-up is erased after 7 days; a day more lets that erasure answer the link.
     TokenPurpose.CONFIRM: 8 * 24 * 3600,
+    TokenPurpose.CHANGE: 7 * 24 * 3600,
 }
 
 
@@ -35,14 +37,15 @@ def _serializer(secret: str, purpose: TokenPurpose) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(secret, salt=f"talent-network.{purpose.value}")
 
 
-def make_token(secret: str, purpose: TokenPurpose, candidate_id: UUID) -> str:
-    return _serializer(secret, purpose).dumps(str(candidate_id))
+def make_token(secret: str, purpose: TokenPurpose, subject: UUID) -> str:
+    """A token for ``subject``: the candidate, or for ``CHANGE`` the change request."""
+    return _serializer(secret, purpose).dumps(str(subject))
 
 
 def read_token(
     secret: str, purpose: TokenPurpose, token: str, *, max_age: int | None = None
 ) -> UUID:
-    """The candidate id the token was made for; raises :class:`InvalidTokenError` otherwise."""
+    """The id the token was made for; raises :class:`InvalidTokenError` otherwise."""
     try:
         value = _serializer(secret, purpose).loads(
             token, max_age=max_age if max_age is not None else MAX_AGE_SECONDS[purpose]

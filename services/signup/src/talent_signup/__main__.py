@@ -1,6 +1,6 @@
 """`python -m talent_signup [serve|migrate]`."""
 
-from talent_shared.runtime import run_service
+from talent_shared.app import run_service
 from talent_signup.app import create_app
 from talent_signup.settings import SignupSettings
 

@@ -1,6 +1,6 @@
 from fastapi import FastAPI
 
-from talent_shared.runtime import create_service_app
+from talent_shared.app import create_service_app
 from talent_signup import api
 from talent_signup.runtime import SignupRuntime
 from talent_signup.settings import SignupSettings
@@ -15,4 +15,5 @@ def create_app(settings: SignupSettings | None = None) -> FastAPI:
         description=DESCRIPTION,
         routers=[api.router],
         public_routes=api.PUBLIC_ROUTES,
+        errors=api.ERRORS,
     )

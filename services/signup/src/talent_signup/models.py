@@ -15,10 +15,10 @@ from pydantic import (
 )
 
 from talent_shared.events import AlertFrequency
-from talent_shared.text import text
+from talent_shared.text import NoLink, OneLine, text
 
-Name = Annotated[str, text(100)]
-Term = Annotated[str, text(100)]
+Name = Annotated[str, text(100), OneLine, NoLink]
+Term = Annotated[str, text(100), OneLine]
 VisitorId = Annotated[
     str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:\-]+$")
 ]
@@ -118,6 +118,14 @@ class PreferenceCenter(BaseModel):
     keywords: list[str]
     alert_frequency: AlertFrequency
     subscribed: bool
+
+
+class Change(BaseModel):
+    """One field a repeat sign-up asks to change (``status``: becoming subscribed)."""
+
+    field: str
+    current: str | list[str] | None
+    requested: str | list[str] | None
 
 
 class ConfirmationResult(BaseModel):

@@ -6,6 +6,7 @@ refused when a count passes its limit. Old windows are pruned by the housekeepin
 
 import hashlib
 import hmac
+import ipaddress
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -46,10 +47,25 @@ class Counter:
 
 
 def email_key(email: str, *, secret: str) -> str:
-    """A keyed hash of the normalised address: counts it without keeping it readable."""
-    return hmac.new(
-        f"rate-limit:{secret}".encode(), email.lower().encode(), hashlib.sha256
-    ).hexdigest()
+    """A keyed hash of the address without its ``+tag`` and case (``Carol+7@x`` counts as
+    ``carol@x``, one mailbox): counts it without keeping it readable."""
+    local_part, _, domain = email.lower().rpartition("@")
+    mailbox = f"{local_part.split('+', 1)[0]}@{domain}"
+    return hmac.new(f"rate-limit:{secret}".encode(), mailbox.encode(), hashlib.sha256).hexdigest()
+
+
+def client_key(address: str) -> str:
+    """The client an address counts as: itself for IPv4, its /64 for IPv6 (one subscriber's
+    network hands out a whole /64, so counting single addresses would count nothing)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address  # not an IP (a test client's name): counted as it is
+    if isinstance(ip, ipaddress.IPv4Address):
+        return str(ip)
+    if ip.ipv4_mapped is not None:  # ::ffff:a.b.c.d, an IPv4 client of a dual-stack socket
+        return str(ip.ipv4_mapped)
+    return str(ipaddress.IPv6Network((ip, 64), strict=False))
 
 
 async def hit(connection: Connection, counters: list[Counter]) -> int | None:

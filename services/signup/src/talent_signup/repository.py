@@ -1,6 +1,7 @@
 """SQL of the signup service. Functions take a connection so callers choose the transaction."""
 
-from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -12,14 +13,7 @@ CANDIDATE_COLUMNS = """candidate_id, email, first_name, last_name, phone, intere
                        unsubscribed_at"""
 
 
-@dataclass(frozen=True)
-class UpsertResult:
-    row: asyncpg.Record
-    created: bool
-    resubscribed: bool
-
-
-async def upsert_candidate(
+async def insert_candidate(
     connection: Connection,
     *,
     candidate_id: UUID,
@@ -33,31 +27,16 @@ async def upsert_candidate(
     alert_frequency: str,
     visitor_id: str | None,
     status: str = "subscribed",
-) -> UpsertResult:
-    """Insert the candidate (``status``: 'pending' when it must confirm first), or update the one
-    with the same email (any case) in one statement; a pending candidate stays pending.
-
-    One statement, so concurrent sign-ups of one address end as one candidate: the unique
-    email_key decides, not a read before the write.
-    """
-    row = await connection.fetchrow(
-        f"""WITH previous AS (
-                SELECT status FROM candidates WHERE email_key = lower($2)
-            )
-            INSERT INTO candidates AS c (candidate_id, email, email_key, first_name, last_name,
+) -> asyncpg.Record | None:
+    """Insert a new candidate (``status``: 'pending' when it must confirm first); ``None`` when
+    the address (in any case) belongs to a candidate already. The unique email_key decides, not
+    a read before the write, so concurrent sign-ups of one address make one candidate."""
+    return await connection.fetchrow(
+        f"""INSERT INTO candidates (candidate_id, email, email_key, first_name, last_name,
                 phone, interests, locations, keywords, alert_frequency, visitor_id, status)
             VALUES ($1, $2, lower($2), $3, $4, $5, $6, $7, $8, $9, $10, $11)
-            ON CONFLICT (email_key) DO UPDATE SET
-                email = excluded.email, first_name = excluded.first_name,
-                last_name = excluded.last_name, phone = coalesce(excluded.phone, c.phone),
-                interests = excluded.interests, locations = excluded.locations,
-                keywords = excluded.keywords, alert_frequency = excluded.alert_frequency,
-                visitor_id = coalesce(excluded.visitor_id, c.visitor_id),
-                status = CASE WHEN c.status = 'pending' THEN 'pending' ELSE 'subscribed' END,
-                unsubscribed_at = NULL,
-                updated_at = clock_timestamp()
-            RETURNING {CANDIDATE_COLUMNS}, (xmax = 0) AS created,
-                      (SELECT status FROM previous) = 'unsubscribed' AS resubscribed""",
+            ON CONFLICT (email_key) DO NOTHING
+            RETURNING {CANDIDATE_COLUMNS}""",
         candidate_id,
         email,
         first_name,
@@ -70,8 +49,92 @@ async def upsert_candidate(
         visitor_id,
         status,
     )
+
+
+async def lock_candidate_by_email(connection: Connection, email: str) -> asyncpg.Record | None:
+    """The candidate with this address (any case), locked until the transaction ends: a sign-up
+    inserting it meanwhile is waited for."""
+    return await connection.fetchrow(
+        f"SELECT {CANDIDATE_COLUMNS} FROM candidates WHERE email_key = lower($1) FOR UPDATE",
+        email,
+    )
+
+
+async def asked_within(connection: Connection, candidate_id: UUID, *, seconds: float) -> bool:
+    """Whether a repeat sign-up of this candidate was recorded (and so emailed) that recently."""
+    return bool(
+        await connection.fetchval(
+            """SELECT true FROM change_requests
+               WHERE candidate_id = $1
+                 AND requested_at > clock_timestamp() - make_interval(secs => $2)
+               LIMIT 1""",
+            candidate_id,
+            seconds,
+        )
+    )
+
+
+async def insert_change_request(
+    connection: Connection,
+    *,
+    change_id: UUID,
+    candidate_id: UUID,
+    requested: dict[str, Any] | None,
+) -> datetime:
+    """Record a repeat sign-up: what it asked for (``None``: nothing would change)."""
+    requested_at: datetime = await connection.fetchval(
+        """INSERT INTO change_requests (change_id, candidate_id, requested)
+           VALUES ($1, $2, $3) RETURNING requested_at""",
+        change_id,
+        candidate_id,
+        requested,
+    )
+    return requested_at
+
+
+async def fetch_change_request(
+    connection: Connection, change_id: UUID, *, for_update: bool = False
+) -> asyncpg.Record | None:
+    """The change request and the candidate's current row (prefixed ``current_``)."""
+    lock = " FOR UPDATE OF r, c" if for_update else ""
+    return await connection.fetchrow(
+        f"""SELECT r.change_id, r.requested, r.requested_at, r.applied_at,
+                   c.candidate_id, c.email, c.first_name, c.last_name, c.phone, c.interests,
+                   c.locations, c.keywords, c.alert_frequency, c.status, c.visitor_id
+            FROM change_requests AS r JOIN candidates AS c USING (candidate_id)
+            WHERE r.change_id = $1 AND r.requested IS NOT NULL{lock}""",
+        change_id,
+    )
+
+
+async def apply_change_request(
+    connection: Connection, change_id: UUID, requested: dict[str, Any]
+) -> asyncpg.Record:
+    """Give the candidate what the request asked for, subscribed; mark the request applied."""
+    row = await connection.fetchrow(
+        """WITH applied AS (
+                UPDATE change_requests SET applied_at = clock_timestamp()
+                WHERE change_id = $1 RETURNING candidate_id
+            )
+            UPDATE candidates AS c SET
+                first_name = $2, last_name = $3, phone = coalesce($4, c.phone),
+                interests = $5, locations = $6, keywords = $7, alert_frequency = $8,
+                visitor_id = coalesce($9, c.visitor_id), status = 'subscribed',
+                unsubscribed_at = NULL, updated_at = clock_timestamp()
+            FROM applied WHERE c.candidate_id = applied.candidate_id
+            RETURNING c.*, clock_timestamp() AS confirmed_at""",
+        change_id,
+        requested["first_name"],
+        requested["last_name"],
+        requested.get("phone"),
+        requested["interests"],
+        requested["locations"],
+        requested["keywords"],
+        requested["alert_frequency"],
+        requested.get("visitor_id"),
+    )
     assert row is not None
-    return UpsertResult(row=row, created=row["created"], resubscribed=bool(row["resubscribed"]))
+    return row
 
 
 async def record_consent(
@@ -89,6 +152,16 @@ async def record_consent(
         text_version,
         source,
         visitor_id,
+    )
+
+
+async def confirm_consents(connection: Connection, candidate_id: UUID, at: datetime) -> None:
+    """The consents the candidate gave are confirmed: they followed a link in an email."""
+    await connection.execute(
+        """UPDATE consents SET confirmed_at = $2
+           WHERE candidate_id = $1 AND confirmed_at IS NULL""",
+        candidate_id,
+        at,
     )
 
 
@@ -139,12 +212,7 @@ async def confirm(connection: Connection, candidate_id: UUID) -> asyncpg.Record 
         candidate_id,
     )
     if row is not None:
-        await connection.execute(
-            """UPDATE consents SET confirmed_at = $2
-               WHERE candidate_id = $1 AND confirmed_at IS NULL""",
-            candidate_id,
-            row["confirmed_at"],
-        )
+        await confirm_consents(connection, candidate_id, row["confirmed_at"])
     return row
 
 

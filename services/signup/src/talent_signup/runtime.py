@@ -1,9 +1,10 @@
-from contextlib import AsyncExitStack
+from collections.abc import Mapping
 from typing import ClassVar
 
 from talent_shared.background import BackgroundLoop
+from talent_shared.events import CANDIDATES_TOPIC
 from talent_shared.runtime import Runtime
-from talent_signup import handlers, service
+from talent_signup import service
 from talent_signup.settings import SignupSettings
 
 EXPIRED_PENDING_BATCH = 100
@@ -12,19 +13,17 @@ EXPIRED_PENDING_BATCH = 100
 class SignupRuntime(Runtime[SignupSettings]):
     migrations_package: ClassVar[str] = "talent_signup"
     with_outbox: ClassVar[bool] = True
-    housekeeping: BackgroundLoop
+    publishes: ClassVar[Mapping[str, str]] = {CANDIDATES_TOPIC: "through the transactional outbox"}
 
-    def register_subscribers(self) -> None:
-        handlers.register_subscribers(self)  # no subscribers: only the topic it publishes to
-
-    async def on_started(self, stack: AsyncExitStack) -> None:
-        self.housekeeping = BackgroundLoop(
-            "signup-housekeeping",
-            self.keep_house,
-            interval_seconds=self.settings.signup_housekeeping_seconds,
+    def __init__(self, settings: SignupSettings) -> None:
+        super().__init__(settings)
+        self.run_alongside(
+            BackgroundLoop(
+                "signup-housekeeping",
+                self.keep_house,
+                interval_seconds=settings.signup_housekeeping_seconds,
+            )
         )
-        self.housekeeping.start()
-        stack.push_async_callback(self.housekeeping.stop)
 
     async def keep_house(self) -> bool:
         """Prune ended rate-limit windows and erase expired pending sign-ups; True when a full
