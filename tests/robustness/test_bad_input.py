@@ -275,12 +275,17 @@ UNICODE_TEXTS = {
         "\U0001f469\U0001f3fd\u200d\u2695\ufe0f Nurse \U0001f3e5 \u2764\ufe0f\u200d\U0001fa79"
     ),
     "arabic-rtl": "ممرضة مسجلة \u2013 قسم الطوارئ",
-    "hebrew-with-bidi-override": "אחות \u202edesrever\u202c end",
     "combining-marks": "Zoe\u0308 Ange\u0301lique n\u0303",  # must not come back NFC-normalised
     "cjk": "看护师 / 간호사 / 看護師",
     "astral-plane": "\U0001d511\U0001d532\U0001d52f\U0001d530\U0001d522 \U0001d7d9 \U0001f600",
     "zero-width-and-bom-inside": "a\u200bb\u200dc\ufeffd\u2060e",
+}
+# Refused at the edge (contract: text that reaches an inbox or a page): each field is named.
+REFUSED_TEXTS = {
+    "hebrew-with-bidi-override": "אחות \u202edesrever\u202c end",
     "control-characters-inside": "line\nbreak\ttab\rreturn\x1bescape",
+    "line-separator": "first\u2028second",
+    "next-line-c1": "first\x85second",
 }
 
 
@@ -298,6 +303,34 @@ def test_unicode_in_a_job_is_stored_and_read_back_verbatim(api: Api, text: str) 
         api.post_job(title=text, category=text, location=text, description=text)["job_id"]
     )
     assert [job[field] for field in ("title", "category", "location", "description")] == [text] * 4
+
+
+@pytest.mark.parametrize("text", REFUSED_TEXTS.values(), ids=REFUSED_TEXTS.keys())
+def test_control_and_bidi_characters_in_a_sign_up_are_422_naming_each_field(
+    api: Api, text: str
+) -> None:
+    body = {**api.valid_body(SIGN_UP), "first_name": text, "last_name": text, "interests": [text]}
+    response = api.call_json(SIGN_UP, json.dumps(body).encode())
+    assert response.status_code == 422
+    named = {tuple(error["loc"]) for error in response.json()["detail"]}
+    assert named == {("body", "first_name"), ("body", "last_name"), ("body", "interests", 0)}
+
+
+@pytest.mark.parametrize("text", REFUSED_TEXTS.values(), ids=REFUSED_TEXTS.keys())
+def test_control_and_bidi_characters_in_a_job_are_422_naming_each_field(
+    api: Api, text: str
+) -> None:
+    fields = {"title": text, "category": text, "location": text, "description": text}
+    response = api.call_json(POST_JOB, json.dumps(api.valid_body(POST_JOB) | fields).encode())
+    assert response.status_code == 422
+    named = {tuple(error["loc"]) for error in response.json()["detail"]}
+    assert named == {("body", field) for field in fields}
+
+
+def test_line_breaks_and_tabs_in_a_job_description_are_kept(api: Api) -> None:
+    description = "Nights:\n\t- ICU\r\n\t- ER"
+    job = api.job(api.post_job(description=description)["job_id"])
+    assert job["description"] == description
 
 
 SQL_LOOKING = {

@@ -13,20 +13,20 @@ from pydantic import (
     model_validator,
 )
 
-from talent_shared.text import text
+from talent_shared.text import MultiLine, OneLine, text
 
 VisitorId = Annotated[
     str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:\-]+$")
 ]
-ShortText = Annotated[str, text(200)]
+ShortText = Annotated[str, text(200), OneLine]
 MAX_CLOCK_SKEW = timedelta(minutes=5)
 EARLIEST_VIEW = datetime(2000, 1, 1, tzinfo=UTC)
 
 
-Category = Annotated[str, text(100)]
-Description = Annotated[str, text(20_000)]
-EmploymentType = Annotated[str, text(50)]
-RequisitionId = Annotated[str, text(64)]
+Category = Annotated[str, text(100), OneLine]
+Description = Annotated[str, text(20_000), MultiLine]
+EmploymentType = Annotated[str, text(50), OneLine]
+RequisitionId = Annotated[str, text(64), OneLine]
 
 
 class JobCreate(BaseModel):
