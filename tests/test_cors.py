@@ -70,6 +70,7 @@ class PublicCall:
 PUBLIC_CALLS = [
     PublicCall("jobs", "GET", "/v1/jobs"),
     PublicCall("jobs", "GET", "/v1/jobs/{job_id}"),
+    PublicCall("jobs", "GET", "/v1/jobs/facets"),
     PublicCall("jobs", "POST", "/v1/job-views"),
     PublicCall("jobs", "POST", "/v1/job-views/batch"),
     PublicCall("jobs", "GET", "/v1/visitors/{visitor_id}/recently-viewed"),

@@ -199,36 +199,91 @@
     return error.message;
   }
 
+  var SIGNED_UP = "You're in! Check your inbox for a welcome email.";
+  // A new address with double opt-in, or an address that is already a member: nothing changes
+  // until the email's link is followed.
+  var TO_CONFIRM = "Check your inbox: we sent you an email to confirm.";
+
+  // "Value error, holds a link" -> "Holds a link": pydantic's prefix says nothing to a visitor.
+  function fieldMessage(problem) {
+    var text = String(problem.msg || "is not valid").replace(/^Value error, /, "");
+    return text.charAt(0).toUpperCase() + text.slice(1);
+  }
+
+  function clearFieldErrors(form) {
+    Array.prototype.forEach.call(form.querySelectorAll(".tn-field-error"), function (shown) {
+      var control = form.querySelector("[aria-describedby~='" + shown.id + "']");
+      if (control) {
+        control.removeAttribute("aria-invalid");
+        var rest = control.getAttribute("aria-describedby").split(" ").filter(function (id) {
+          return id && id !== shown.id;
+        });
+        if (rest.length) control.setAttribute("aria-describedby", rest.join(" "));
+        else control.removeAttribute("aria-describedby");
+      }
+      shown.remove();
+    });
+  }
+
+  // Shows each 422 problem next to the control it names ({loc: ["body", "first_name"], msg}),
+  // tied to it with aria-describedby; returns how many it placed, the first control focused.
+  function showFieldErrors(form, problems) {
+    var placed = 0;
+    problems.forEach(function (problem) {
+      var name = (problem.loc || [])[1];
+      var control = name && form.elements.namedItem(String(name));
+      if (!control || !control.setAttribute || control.getAttribute("aria-invalid")) return;
+      var id = (form.id || "tn-form") + "-" + name + "-error";
+      var shown = element("p", { class: "tn-field-error", id: id }, fieldMessage(problem));
+      (control.closest(".field") || control.parentNode).appendChild(shown);
+      control.setAttribute("aria-invalid", "true");
+      var describedBy = control.getAttribute("aria-describedby");
+      control.setAttribute("aria-describedby", describedBy ? describedBy + " " + id : id);
+      if (!placed) control.focus();
+      placed += 1;
+    });
+    return placed;
+  }
+
+  function signupFrom(form) {
+    var data = new FormData(form);
+    return {
+      email: data.get("email"),
+      first_name: data.get("first_name"),
+      last_name: data.get("last_name"),
+      interests: terms(data.get("interests")),
+      locations: terms(data.get("locations")),
+      keywords: terms(data.get("keywords")),
+      alert_frequency: data.get("alert_frequency") || "instant",
+      consent: data.get("consent") === "on",
+      visitor_id: visitorId(),
+    };
+  }
+
   // Posts the sign-up form (fields named as the API's: email, first_name, ..., consent).
   function mountSignupForm(form, options) {
     var status = form.querySelector("[role=status]") || form.appendChild(element("p", { role: "status" }));
+    function report(text, isError) {
+      status.className = "tn-message" + (isError ? " tn-error" : "");
+      status.textContent = text;
+    }
     form.addEventListener("submit", function (event) {
       event.preventDefault();
-      var data = new FormData(form);
-      var signup = {
-        email: data.get("email"),
-        first_name: data.get("first_name"),
-        last_name: data.get("last_name"),
-        interests: terms(data.get("interests")),
-        locations: terms(data.get("locations")),
-        keywords: terms(data.get("keywords")),
-        alert_frequency: data.get("alert_frequency") || "instant",
-        consent: data.get("consent") === "on",
-        visitor_id: visitorId(),
-      };
       var button = form.querySelector("[type=submit]");
       if (button) button.disabled = true;
-      status.className = "tn-message";
-      status.textContent = "Signing you up…";
-      request("POST", "/v1/signups", signup).then(function (result) {
-        status.textContent = result.status === "pending"
-          ? "Almost done: check your inbox to confirm your email address."
-          : "You're in! Check your inbox for a welcome email.";
+      clearFieldErrors(form);
+      report("Signing you up…");
+      request("POST", "/v1/signups", signupFrom(form)).then(function (result) {
+        report(result.status === "pending" ? TO_CONFIRM : SIGNED_UP);
         form.reset();
         if (options && options.onSignup) options.onSignup(result);
       }, function (error) {
-        status.className = "tn-message tn-error";
-        status.textContent = describeError(error);
+        var problems = error instanceof ApiError && error.status === 422 && Array.isArray(error.detail)
+          ? error.detail : [];
+        var placed = showFieldErrors(form, problems);
+        report(placed === problems.length && placed
+          ? "Please correct the " + (placed === 1 ? "field" : "fields") + " marked above."
+          : describeError(error), true);
       }).finally(function () {
         if (button) button.disabled = false;
       });

@@ -1,8 +1,9 @@
 """The public origin's one route table, and the configurations made from it.
 
 The local nginx config (rendered at start by deploy/gateway/local.py), the compose nginx config,
-the Kubernetes Ingress and the nginx config of the site image (what the Ingress sends the pages
-to) all come from ``API_ROUTES`` and ``PAGES`` below, so a route is added in one place.
+the Kubernetes Ingress and the nginx config of the site image (what the Ingress sends the static
+pages to) all come from ``API_ROUTES``, ``RENDERED_PATHS``, ``RENDERED_PREFIXES`` and ``PAGES``
+below, so a route is added in one place.
 Regenerate the committed files with ``python -m deploy.gateway.routes``;
 tests/deploy/test_gateway.py fails when they differ from the table.
 """
@@ -57,19 +58,29 @@ class Page:
         return literal.group(1).rstrip("/"), "Prefix"
 
 
-PAGES = (
-    Page("/", "index.html"),
-    Page("/jobs", "jobs.html"),
-    Page(r"^/jobs/[A-Za-z0-9-]+$", "job.html", pattern=True),
-    Page("/preferences", "preferences.html"),
-)
-STATIC_FILES = ("/talent.js",)
+# Pages the jobs service renders from its catalogue (so search engines and link previews see
+# them whole): each exact path, and each prefix with every path under it (a job's page, or the
+# service's own 404 page).
+RENDERED_PATHS = {"/": "jobs", "/sitemap.xml": "jobs", "/robots.txt": "jobs"}
+RENDERED_PREFIXES = {"/jobs": "jobs"}
+PAGES = (Page("/preferences", "preferences.html"),)
+STATIC_FILES = ("/talent.js", "/favicon.ico")
 STATIC_FOLDERS = ("/assets/",)
 
 # Pages may load nothing from outside the origin; the browser enforces it.
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'self'; "
     "form-action 'self'; frame-ancestors 'none'"
+)
+
+# What the gateway answers for a rendered page while its service is down.
+PAGE_UNAVAILABLE = (
+    '<!doctype html><html lang="en"><meta charset="utf-8">'
+    '<meta name="viewport" content="width=device-width, initial-scale=1">'
+    "<title>Please try again shortly · Careers</title>"
+    '<link rel="stylesheet" href="/assets/site.css">'
+    '<main class="wrap narrow"><h1>Please try again shortly</h1>'
+    "<p>Our job catalogue is briefly unavailable. Reload this page in a few seconds.</p></main>"
 )
 
 
@@ -87,6 +98,18 @@ def _api_locations() -> list[str]:
         for location in (f"= {prefix}", f"^~ {prefix}/"):
             lines += [f"    location {location} {{", f"        proxy_pass http://talent_{service};"]
             lines += ["    }"]
+    return lines
+
+
+def _rendered_locations() -> list[str]:
+    """The rendered pages; while their service is down, a page for people instead of JSON."""
+    lines: list[str] = []
+    matches = [(f"= {path}", service) for path, service in RENDERED_PATHS.items()]
+    for prefix, service in RENDERED_PREFIXES.items():
+        matches += [(f"= {prefix}", service), (f"^~ {prefix}/", service)]
+    for match, service in matches:
+        lines += [f"    location {match} {{", f"        proxy_pass http://talent_{service};"]
+        lines += ["        error_page 502 503 504 = @page_unavailable;", "    }"]
     return lines
 
 
@@ -160,7 +183,12 @@ def server_config(*, listen: str, web_root: str, addresses: dict[str, str]) -> s
         "        default_type application/json;",
         '        return 503 \'{"detail":"the service is unavailable, try again shortly"}\';',
         "    }",
+        "    location @page_unavailable {",
+        "        default_type text/html;",
+        f"        return 503 '{PAGE_UNAVAILABLE}';",
+        "    }",
         *_api_locations(),
+        *_rendered_locations(),
         *_fallback_locations(),
         "}",
     ]
@@ -219,10 +247,12 @@ def compose_config() -> str:
 
 def ingress_paths() -> list[tuple[str, str, str]]:
     """(path, pathType, Service) of each Ingress rule: each API prefix to the Service that owns
-    it, the other /v1 paths to the site (its JSON 404, as the gateway answers), the pages and
-    static files to the site."""
+    it, the other /v1 paths to the site (its JSON 404, as the gateway answers), the rendered
+    pages to their service, the static pages and files to the site."""
     paths = [(prefix, "Prefix", service) for prefix, service in API_ROUTES.items()]
     paths.append(("/v1", "Prefix", SITE_SERVICE))
+    paths += [(path, "Exact", service) for path, service in RENDERED_PATHS.items()]
+    paths += [(prefix, "Prefix", service) for prefix, service in RENDERED_PREFIXES.items()]
     paths += [(*page.ingress_path, SITE_SERVICE) for page in PAGES]
     paths += [(path, "Exact", SITE_SERVICE) for path in STATIC_FILES]
     paths += [(folder.rstrip("/"), "Prefix", SITE_SERVICE) for folder in STATIC_FOLDERS]
@@ -233,9 +263,10 @@ def ingress_manifest() -> str:
     """The Kubernetes Ingress of the careers origin, from ``ingress_paths``."""
     lines = [
         "# Generated from deploy/gateway/routes.py: edit the route table there, not this file.",
-        "# The careers origin: each API prefix to the service that owns it, the pages and static",
-        "# files to the site (deploy/k8s/base/site.yaml); the longest matching path wins. Set the",
-        "# host and the TLS Secret (talent-careers-tls) for your domain in an overlay.",
+        "# The careers origin: each API prefix to the service that owns it, the rendered pages to",
+        "# the jobs service, the static pages and files to the site (deploy/k8s/base/site.yaml);",
+        "# the longest matching path wins. Set the host and the TLS Secret (talent-careers-tls)",
+        "# for your domain in an overlay.",
         "apiVersion: networking.k8s.io/v1",
         "kind: Ingress",
         "metadata:",

@@ -23,6 +23,10 @@ EMBEDDING_PAGE = """<!doctype html>
 """
 
 
+# Who hires, as the jobs service is told (not its defaults): each JobPosting names it.
+HIRING_ORGANIZATION = {"name": "Example Health System", "sameAs": "https://health.example.org"}
+
+
 class SecondOrigin:
     """A static site on another port: http://127.0.0.1:<port> is listed in
     CORS_ALLOWED_ORIGINS, http://localhost:<port> (another origin, same server) is not."""
@@ -70,6 +74,8 @@ def careers(
         CORS_ALLOWED_ORIGINS=second_origin.listed,
         DIGEST_SEND_HOUR_UTC="0",  # a daily digest is due at once, so its links can be followed
         DIGEST_CHECK_SECONDS="1",
+        HIRING_ORGANIZATION_NAME=HIRING_ORGANIZATION["name"],
+        HIRING_ORGANIZATION_URL=HIRING_ORGANIZATION["sameAs"],
     ) as stack:
         (second_origin.root / "embed.html").write_text(EMBEDDING_PAGE.format(careers_url=stack.url))
         yield stack

@@ -45,6 +45,8 @@ def shoot(browser: Browser, careers: CareersStack, preferences_link: str) -> Non
         page = context.new_page()
         visit_jobs_then_home(page, careers, job_ids)
         page.screenshot(path=SCREENSHOTS / f"home{suffix}.png", full_page=True)
+        page.goto(f"{careers.url}/jobs?category=Nursing&location=Durham")
+        page.screenshot(path=SCREENSHOTS / f"search{suffix}.png", full_page=True)
         page.goto(f"{careers.url}/jobs/{job_ids[0]}")
         expect(page.locator("#job-meta")).not_to_be_empty()
         page.screenshot(path=SCREENSHOTS / f"job{suffix}.png", full_page=True)

@@ -1,5 +1,6 @@
 """The careers site in Debian's Chromium, through the gateway, on the real services."""
 
+import re
 import uuid
 
 import httpx
@@ -64,7 +65,7 @@ def test_job_search_filters_and_pages(careers: CareersStack, page: Page) -> None
         careers.post_job(title=f"{word} Research Associate {n}", category="Research")
     page.goto(f"{careers.url}/jobs")
     page.get_by_label("Keywords").fill(word)
-    page.get_by_label("Job area").select_option("Research")
+    page.get_by_label("Job area").fill("Research")
     page.get_by_role("button", name="Search").click()
     expect(page.locator("#results .tn-job")).to_have_count(20)
     page.get_by_role("link", name="Next page").click()
@@ -93,15 +94,72 @@ def test_signing_up_through_the_form_sends_the_welcome_email(
     assert welcome_email(careers, email)["Subject"] == "Welcome to our Talent Network, Ada"
 
 
-def test_the_sign_up_form_names_the_field_it_refuses(careers: CareersStack, page: Page) -> None:
-    page.goto(careers.url)
+def fill_sign_up_form(page: Page, email: str) -> Locator:
     form = page.locator("#signup-form")
     form.get_by_label("First name").fill("Ada")
     form.get_by_label("Last name").fill("Lovelace")
-    form.get_by_label("Email address").fill("not-an-address")
+    form.get_by_label("Email address").fill(email)
     form.get_by_label("I agree").check()
+    return form
+
+
+def test_the_sign_up_form_shows_the_apis_message_next_to_the_field_it_refuses(
+    careers: CareersStack, page: Page
+) -> None:
+    page.goto(careers.url)
+    form = fill_sign_up_form(page, "not-an-address")
     form.get_by_role("button", name="Join the Talent Network").click()
-    expect(form.get_by_role("status")).to_contain_text("email")
+    email = form.get_by_label("Email address")
+    expect(email).to_have_attribute("aria-invalid", "true")
+    expect(email).to_have_accessible_description(re.compile("email address", re.IGNORECASE))
+    expect(email).to_be_focused()
+    expect(form.get_by_role("status")).to_have_text("Please correct the field marked above.")
+
+
+def test_the_sign_up_form_shows_a_refused_name_next_to_the_name(
+    careers: CareersStack, page: Page
+) -> None:
+    refusal = {
+        "loc": ["body", "first_name"],
+        "msg": "Value error, holds a link",
+        "type": "value_error",
+    }
+    page.route("**/v1/signups", lambda route: route.fulfill(status=422, json={"detail": [refusal]}))
+    page.goto(careers.url)
+    form = fill_sign_up_form(page, "ada@example.org")
+    form.get_by_label("First name").fill("www.example.org")
+    form.get_by_role("button", name="Join the Talent Network").click()
+    expect(form.get_by_label("First name")).to_have_accessible_description("Holds a link")
+    expect(form.locator(".tn-field-error")).to_have_count(1)
+
+
+def test_a_pending_sign_up_says_to_confirm_from_the_inbox(
+    careers: CareersStack, page: Page
+) -> None:
+    pending = {"candidate_id": str(uuid.uuid4()), "status": "pending"}
+    page.route("**/v1/signups", lambda route: route.fulfill(status=200, json=pending))
+    page.goto(careers.url)
+    form = fill_sign_up_form(page, "ada@example.org")
+    form.get_by_role("button", name="Join the Talent Network").click()
+    expect(form.get_by_role("status")).to_have_text(
+        "Check your inbox: we sent you an email to confirm."
+    )
+
+
+def test_a_corrected_field_loses_its_message_on_the_next_sign_up(
+    careers: CareersStack, page: Page
+) -> None:
+    page.goto(careers.url)
+    form = fill_sign_up_form(page, "not-an-address")
+    form.get_by_role("button", name="Join the Talent Network").click()
+    expect(form.locator(".tn-field-error")).to_have_count(1)
+    form.get_by_label("Email address").fill(f"ada-{uuid.uuid4().hex[:8]}@example.org")
+    form.get_by_role("button", name="Join the Talent Network").click()
+    expect(form.get_by_role("status")).to_have_text(
+        "You're in! Check your inbox for a welcome email."
+    )
+    expect(form.locator(".tn-field-error")).to_have_count(0)
+    expect(form.get_by_label("Email address")).not_to_have_attribute("aria-invalid", "true")
 
 
 def test_the_preference_center_saves_a_changed_frequency(careers: CareersStack, page: Page) -> None:
@@ -231,3 +289,29 @@ def test_text_has_at_least_4_5_to_1_contrast(careers: CareersStack, page: Page) 
         page.goto(f"{careers.url}{path}")
         page.wait_for_load_state("networkidle")
         assert page.evaluate(LOW_CONTRAST_TEXT) == [], path
+
+
+# Sum of the layout shifts the page had without recent input (the CLS of one page load).
+LAYOUT_SHIFT = """() => new Promise((resolve) => {
+  new PerformanceObserver((list) => resolve(list.getEntries()
+    .filter((entry) => !entry.hadRecentInput)
+    .reduce((sum, entry) => sum + entry.value, 0))).observe({type: "layout-shift", buffered: true});
+  setTimeout(() => resolve(0), 1000);
+})"""
+
+
+@pytest.mark.parametrize(
+    "viewport", [{"width": 1280, "height": 900}, {"width": 390, "height": 844}]
+)
+def test_a_returning_visitors_recently_viewed_jobs_move_nothing_on_the_home_page(
+    careers: CareersStack, page: Page, viewport: dict[str, int]
+) -> None:
+    page.set_viewport_size(viewport)  # type: ignore[arg-type]
+    jobs = [careers.post_job(title=f"Sonographer {'long title ' * n}{n}") for n in range(6)]
+    for job in jobs:
+        page.goto(f"{careers.url}/jobs/{job['job_id']}")
+    page.goto(careers.url)
+    reload_until_count(page, page.locator("#recently-viewed .tn-job"), 6)
+    page.reload()
+    expect(page.locator("#recently-viewed .tn-job")).to_have_count(6)
+    assert page.evaluate(LAYOUT_SHIFT) == 0

@@ -51,10 +51,14 @@ async def test_posted_job_is_viewed_and_shows_in_recently_viewed(
 async def test_gateway_serves_the_careers_site_and_routes_the_api(
     compose_stack: ComposeStack,
 ) -> None:
-    job_id = await post_job(compose_stack, unique("Staff Nurse"))
+    title = unique("Staff Nurse")
+    job_id = await post_job(compose_stack, title)
     home = await compose_stack.gateway.get("/")
     assert home.status_code == 200
     assert home.headers["content-type"].startswith("text/html")
+    page = await compose_stack.gateway.get(f"/jobs/{job_id}")
+    assert page.status_code == 200
+    assert f'<h1 id="job-title">{title}</h1>' in page.text
     routed = await compose_stack.gateway.get(f"/v1/jobs/{job_id}")
     assert routed.status_code == 200
     assert routed.json()["job_id"] == job_id

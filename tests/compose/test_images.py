@@ -95,8 +95,10 @@ def _answers(url: str) -> bool:
         return False
 
 
-@pytest.mark.parametrize(("path", "page"), [("/", "index.html"), ("/jobs/42-abc", "job.html")])
+@pytest.mark.parametrize(
+    ("path", "page"), [("/preferences", "preferences.html"), ("/favicon.ico", "favicon.ico")]
+)
 def test_site_image_serves_its_pages(site_url: str, path: str, page: str) -> None:
     response = httpx.get(f"{site_url}{path}")
     assert response.status_code == 200
-    assert response.text == (REPO_ROOT / "web" / page).read_text()
+    assert response.content == (REPO_ROOT / "web" / page).read_bytes()

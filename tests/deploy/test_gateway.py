@@ -23,8 +23,11 @@ from deploy.gateway.local import Gateway, ensure_debian_package
 from deploy.gateway.routes import (
     API_ROUTES,
     COMPOSE_CONFIG,
+    CONTENT_SECURITY_POLICY,
     INGRESS_MANIFEST,
     PAGES,
+    RENDERED_PATHS,
+    RENDERED_PREFIXES,
     SERVICE_PORTS,
     SITE_CONFIG,
     SITE_SERVICE,
@@ -35,6 +38,7 @@ from deploy.gateway.routes import (
     ingress_manifest,
     site_config,
 )
+from talent_jobs import pages
 from talent_jobs.app import create_app as create_jobs_app
 from talent_notifications.app import create_app as create_notifications_app
 from talent_signup.app import create_app as create_signup_app
@@ -42,9 +46,17 @@ from tests.support.infra import REPO_ROOT
 from tests.support.processes import free_port
 
 REGENERATE = "regenerate with: python -m deploy.gateway.routes"
-# A path of each page of the route table (a pattern page's path is an example of it).
-PAGE_EXAMPLES = {"/": "index.html", "/jobs": "jobs.html", "/jobs/42-abc": "job.html"}
-PAGE_EXAMPLES["/preferences"] = "preferences.html"
+# A path of each static page of the route table (a pattern page's path is an example of it).
+PAGE_EXAMPLES = {"/preferences": "preferences.html"}
+# A path of each rendered page, and the service that renders it.
+RENDERED_EXAMPLES = {
+    "/": "jobs",
+    "/jobs": "jobs",
+    "/jobs/42-abc": "jobs",
+    "/jobs/42-abc/more": "jobs",
+    "/sitemap.xml": "jobs",
+    "/robots.txt": "jobs",
+}
 APPS: dict[str, Callable[[], FastAPI]] = {
     "signup": create_signup_app,
     "jobs": create_jobs_app,
@@ -110,6 +122,19 @@ def test_the_page_examples_cover_every_page_of_the_route_table() -> None:
 )
 def test_the_ingress_sends_every_page_and_static_path_to_the_site(path: str) -> None:
     assert ingress_backend(path) == SITE_SERVICE
+
+
+@pytest.mark.parametrize(("path", "service"), RENDERED_EXAMPLES.items())
+def test_the_ingress_sends_every_rendered_page_to_its_service(path: str, service: str) -> None:
+    assert ingress_backend(path) == service
+
+
+def test_the_rendered_examples_cover_every_rendered_route() -> None:
+    assert set(RENDERED_PATHS) | set(RENDERED_PREFIXES) <= set(RENDERED_EXAMPLES)
+
+
+def test_the_jobs_service_sends_the_gateways_content_security_policy() -> None:
+    assert pages.CONTENT_SECURITY_POLICY == CONTENT_SECURITY_POLICY
 
 
 @pytest.mark.parametrize(("prefix", "service"), API_ROUTES.items())
@@ -220,6 +245,36 @@ def test_site_paths_serve_their_pages(gateway: Gateway, path: str, page: str) ->
     assert "default-src 'self'" in response.headers["Content-Security-Policy"]
 
 
+@pytest.mark.parametrize(("path", "service"), RENDERED_EXAMPLES.items())
+def test_rendered_pages_reach_their_service_unchanged(
+    gateway: Gateway, path: str, service: str
+) -> None:
+    answer = httpx.get(f"{gateway.url}{path}?q=x").json()
+    assert (answer["service"], answer["path"]) == (service, f"{path}?q=x")
+
+
+def test_a_rendered_page_whose_service_is_down_is_an_html_503(tmp_path: Path) -> None:
+    down = Gateway(
+        port=free_port(),
+        state_dir=tmp_path,
+        service_ports={service: free_port() for service in SERVICE_PORTS},  # nothing listens
+    )
+    down.start()
+    try:
+        response = httpx.get(f"{down.url}/jobs")
+    finally:
+        down.stop()
+    assert response.status_code == 503
+    assert response.headers["Content-Type"].startswith("text/html")
+    assert "Please try again shortly" in response.text
+
+
+def test_the_favicon_is_an_icon(gateway: Gateway) -> None:
+    response = httpx.get(f"{gateway.url}/favicon.ico")
+    assert response.status_code == 200
+    assert response.content == (WEB_ROOT / "favicon.ico").read_bytes()
+
+
 def test_talent_js_is_served_as_javascript(gateway: Gateway) -> None:
     response = httpx.get(f"{gateway.url}/talent.js")
     assert response.status_code == 200
@@ -228,7 +283,7 @@ def test_talent_js_is_served_as_javascript(gateway: Gateway) -> None:
 
 def test_an_unknown_page_is_404(gateway: Gateway) -> None:
     assert httpx.get(f"{gateway.url}/nothing-here").status_code == 404
-    assert httpx.get(f"{gateway.url}/jobs/a/b").status_code == 404
+    assert httpx.get(f"{gateway.url}/index.html").status_code == 404
 
 
 # --- the site image's nginx.conf, run by Debian's nginx as an unprivileged user --------------
@@ -296,4 +351,4 @@ def test_the_site_answers_api_paths_no_service_owns_with_the_gateways_json_404(s
 
 def test_the_site_refuses_unknown_paths(site: str) -> None:
     assert httpx.get(f"{site}/nothing-here").status_code == 404
-    assert httpx.get(f"{site}/jobs/a/b").status_code == 404
+    assert httpx.get(f"{site}/jobs").status_code == 404  # the jobs service renders it

@@ -69,12 +69,12 @@ def test_service_probes_use_healthz_and_readyz(manifests: list[dict[str, Any]]) 
         assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
 
 
-def test_site_is_live_on_healthz_and_ready_when_it_serves_the_home_page(
+def test_site_is_live_on_healthz_and_ready_when_it_serves_a_page_of_its_own(
     manifests: list[dict[str, Any]],
 ) -> None:
     [container] = pod_spec(of_kind(manifests, "Deployment")[SITE])["containers"]
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
-    assert container["readinessProbe"]["httpGet"]["path"] == "/"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/preferences"
     assert container["ports"] == [{"name": "http", "containerPort": SITE_PORT}]
 
 

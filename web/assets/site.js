@@ -1,91 +1,25 @@
-/* The careers site's pages, built on talent.js (TalentNetwork). Each page names itself in
- * <body data-page="...">. Text from the API is only ever set as textContent. */
+/* The careers site's enhancements, built on talent.js (TalentNetwork): the pages come rendered
+ * by the server and work without this script. Each page names itself in <body data-page="...">.
+ * Text from the API is only ever set as textContent. */
 (function () {
   "use strict";
   var TN = window.TalentNetwork;
-  var PAGE_SIZE = 20;
+  var RECENTLY_VIEWED_ROWS = 6; // the rows site.css keeps room for (.job-rows)
 
   function byId(id) { return document.getElementById(id); }
 
   function setText(id, text) { byId(id).textContent = text; }
 
   function home() {
-    TN.renderFeaturedJobs(byId("featured-jobs"));
-    TN.renderRecentlyViewed(byId("recently-viewed"));
+    // Featured jobs come rendered with the page; the recently viewed rows have their space kept.
+    TN.renderRecentlyViewed(byId("recently-viewed"), { limit: RECENTLY_VIEWED_ROWS });
     TN.mountSignupForm(byId("signup-form"));
   }
 
-  function jobs() {
-    var params = new URLSearchParams(location.search);
-    ["q", "category", "location"].forEach(function (name) {
-      if (params.get(name)) byId(name).value = params.get(name);
-    });
-    var query = new URLSearchParams({ limit: String(PAGE_SIZE) });
-    ["q", "category", "location", "cursor"].forEach(function (name) {
-      if (params.get(name)) query.set(name, params.get(name));
-    });
-    var results = byId("results");
-    TN.request("GET", "/v1/jobs?" + query).then(function (page) {
-      results.setAttribute("aria-busy", "false");
-      if (!page.items.length) {
-        results.replaceChildren(message("No open jobs match your search."));
-        return;
-      }
-      var list = document.createElement("ul");
-      list.className = "tn-jobs";
-      page.items.forEach(function (job) { list.appendChild(jobItem(job)); });
-      results.replaceChildren(list);
-      if (page.next_cursor) {
-        params.set("cursor", page.next_cursor);
-        var next = byId("next-page");
-        next.href = "/jobs?" + params;
-        next.hidden = false;
-      }
-    }, function (error) {
-      results.setAttribute("aria-busy", "false");
-      results.replaceChildren(message(TN.describeError(error), "tn-error"));
-    });
-  }
-
-  function message(text, kind) {
-    var paragraph = document.createElement("p");
-    paragraph.className = "tn-message" + (kind ? " " + kind : "");
-    paragraph.textContent = text;
-    return paragraph;
-  }
-
-  function jobItem(job) {
-    var item = document.createElement("li");
-    item.className = "tn-job";
-    item.dataset.jobId = job.job_id;
-    var link = document.createElement("a");
-    link.className = "tn-job-title";
-    link.href = "/jobs/" + encodeURIComponent(job.job_id);
-    link.textContent = job.title;
-    var meta = document.createElement("span");
-    meta.className = "tn-job-meta";
-    meta.textContent = [job.category, job.location, job.employment_type].filter(Boolean).join(" · ");
-    item.append(link, meta);
-    return item;
-  }
-
+  // An open job's page (rendered by the server) names its job: opening it is a view.
   function job() {
-    var jobId = decodeURIComponent(location.pathname.split("/").pop());
-    var article = byId("job");
-    TN.request("GET", "/v1/jobs/" + encodeURIComponent(jobId)).then(function (found) {
-      document.title = found.title + " · Careers";
-      setText("job-title", found.title);
-      setText("job-meta", [found.category, found.location, found.employment_type].filter(Boolean).join(" · "));
-      setText("job-description", found.description);
-      byId("job-status").hidden = found.status !== "closed";
-      article.setAttribute("aria-busy", "false");
-      TN.viewed(found.job_id);
-    }, function (error) {
-      article.setAttribute("aria-busy", "false");
-      var missing = error instanceof TN.ApiError && (error.status === 404 || error.status === 422);
-      setText("job-title", missing ? "Job not found" : "This job cannot be shown right now");
-      setText("job-meta", missing ? "It may have been removed. Search our open jobs instead." : TN.describeError(error));
-    });
+    var article = document.querySelector("article[data-job-id]");
+    if (article) TN.viewed(article.dataset.jobId);
   }
 
   function preferences() {
@@ -109,8 +43,9 @@
       byId("keywords").value = current.keywords.join(", ");
       byId("alert_frequency").value = current.alert_frequency;
       byId("unsubscribed-note").hidden = current.subscribed;
-      form.hidden = false;
+      form.classList.remove("is-loading");
     }, function (error) {
+      form.hidden = true;
       var invalid = error instanceof TN.ApiError && error.status < 500;
       setText("preferences-intro", invalid
         ? "This link is not valid. Use the link in a recent Talent Network email."
@@ -142,6 +77,7 @@
     });
   }
 
-  var pages = { home: home, jobs: jobs, job: job, preferences: preferences };
-  pages[document.body.dataset.page]();
+  var pages = { home: home, job: job, preferences: preferences };
+  var enhance = pages[document.body.dataset.page];
+  if (enhance) enhance();
 })();

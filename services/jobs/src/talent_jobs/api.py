@@ -13,6 +13,7 @@ from talent_jobs.models import (
     MAX_BATCH_BODY_BYTES,
     Job,
     JobCreate,
+    JobFacets,
     JobPage,
     JobUpdate,
     JobViewAccepted,
@@ -292,7 +293,7 @@ router.add_api_route(
 
 
 # The routes pages on CORS_ALLOWED_ORIGINS may call; no other route answers another origin.
-PUBLIC_ROUTES = (
+PUBLIC_ROUTES: tuple[PublicRoute, ...] = (
     PublicRoute(list_jobs),
     PublicRoute(get_job),
     PublicRoute(post_job_view),
@@ -300,3 +301,18 @@ PUBLIC_ROUTES = (
     PublicRoute(get_recently_viewed),
 )
 BODY_LIMITS = {post_job_views_batch: MAX_BATCH_BODY_BYTES}
+
+
+# Its own router, included before ``router``: there GET /v1/jobs/{job_id} would take "facets"
+# for a job id.
+facets_router = APIRouter(prefix="/v1")
+
+
+@facets_router.get("/jobs/facets", tags=["jobs"])
+async def job_facets(runtime: Runtime) -> JobFacets:
+    """The categories and locations of the open jobs, each with its number of open jobs, the
+    most common first: the choices a search or sign-up form offers."""
+    return await service.job_facets(pool=runtime.pool)
+
+
+PUBLIC_ROUTES += (PublicRoute(job_facets),)

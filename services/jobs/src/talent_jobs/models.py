@@ -172,3 +172,15 @@ class RecentlyViewedJob(BaseModel):
 class RecentlyViewed(BaseModel):
     visitor_id: str
     items: list[RecentlyViewedJob]
+
+
+class Facet(BaseModel):
+    name: str = Field(description="As most open jobs spell it; filters match any case.")
+    count: int = Field(description="Open jobs with this value.")
+
+
+class JobFacets(BaseModel):
+    """The choices the catalogue offers a search or a sign-up form: most open jobs first."""
+
+    categories: list[Facet]
+    locations: list[Facet]

@@ -103,17 +103,19 @@ def _like_contains(text: str) -> str:
     return f"%{escaped}%"
 
 
-async def list_open_jobs(
-    connection: Connection, *, filters: JobFilters, after: Position | None, limit: int
-) -> list[asyncpg.Record]:
-    """Open jobs, newest first, after ``after`` (keyset pagination: stable under inserts)."""
+class _Parameters:
+    """The arguments of one query, each named ``$n`` in its text as it is added."""
+
+    def __init__(self) -> None:
+        self.values: list[Any] = []
+
+    def __call__(self, value: Any) -> str:
+        self.values.append(value)
+        return f"${len(self.values)}"
+
+
+def _open_jobs_matching(filters: JobFilters, param: _Parameters) -> list[str]:
     clauses = ["status = 'open'"]
-    args: list[Any] = []
-
-    def param(value: Any) -> str:
-        args.append(value)
-        return f"${len(args)}"
-
     if filters.featured is not None:
         clauses.append(f"featured = {param(filters.featured)}")
     if filters.category:
@@ -122,13 +124,62 @@ async def list_open_jobs(
         clauses.append(f"location ILIKE {param(_like_contains(filters.location))}")
     if filters.q:
         clauses.append(f"search @@ websearch_to_tsquery('english', {param(filters.q)})")
+    return clauses
+
+
+async def list_open_jobs(
+    connection: Connection, *, filters: JobFilters, after: Position | None, limit: int
+) -> list[asyncpg.Record]:
+    """Open jobs, newest first, after ``after`` (keyset pagination: stable under inserts)."""
+    param = _Parameters()
+    clauses = _open_jobs_matching(filters, param)
     if after is not None:
         clauses.append(f"(posted_at, job_id) < ({param(after.posted_at)}, {param(after.job_id)})")
     return await connection.fetch(
         f"""SELECT {JOB_COLUMNS} FROM jobs WHERE {" AND ".join(clauses)}
             ORDER BY posted_at DESC, job_id DESC LIMIT {param(limit)}""",
-        *args,
+        *param.values,
     )
+
+
+async def count_open_jobs(connection: Connection, *, filters: JobFilters) -> int:
+    param = _Parameters()
+    clauses = _open_jobs_matching(filters, param)
+    count: int = await connection.fetchval(
+        f"SELECT count(*) FROM jobs WHERE {' AND '.join(clauses)}", *param.values
+    )
+    return count
+
+
+# Each value once whatever its case (filters match any case), spelt as most open jobs spell
+# it; the most common first.
+FACET_COUNTS = """
+    SELECT mode() WITHIN GROUP (ORDER BY {column}) AS name, count(*) AS count
+    FROM jobs WHERE status = 'open'
+    GROUP BY lower({column}) ORDER BY count DESC, name"""
+
+
+async def open_job_facets(connection: Connection) -> dict[str, list[asyncpg.Record]]:
+    """The categories and the locations of the open jobs, each with its number of open jobs."""
+    return {
+        "categories": await connection.fetch(FACET_COUNTS.format(column="category")),
+        "locations": await connection.fetch(FACET_COUNTS.format(column="location")),
+    }
+
+
+async def open_job_changes(connection: Connection, *, limit: int) -> list[asyncpg.Record]:
+    """``job_id`` and ``updated_at`` of the newest ``limit`` open jobs, newest first."""
+    return await connection.fetch(
+        """SELECT job_id, updated_at FROM jobs WHERE status = 'open'
+           ORDER BY posted_at DESC, job_id DESC LIMIT $1""",
+        limit,
+    )
+
+
+async def last_catalogue_change(connection: Connection) -> datetime | None:
+    """When a job was last posted, changed or closed."""
+    changed: datetime | None = await connection.fetchval("SELECT max(updated_at) FROM jobs")
+    return changed
 
 
 async def project_views(

@@ -1,6 +1,7 @@
 """What the jobs service does, as plain async functions; HTTP and Kafka handlers only call these."""
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
@@ -12,8 +13,10 @@ from pydantic import ValidationError
 from talent_jobs import repository
 from talent_jobs.known_jobs import KnownJobs
 from talent_jobs.models import (
+    Facet,
     Job,
     JobCreate,
+    JobFacets,
     JobPage,
     JobUpdate,
     JobViewBatchAccepted,
@@ -133,6 +136,45 @@ async def list_jobs(*, pool: Pool, filters: JobFilters, cursor: str | None, limi
         last = jobs[-1]
         next_cursor = encode_cursor(Position(posted_at=last.posted_at, job_id=last.job_id))
     return JobPage(items=jobs, next_cursor=next_cursor)
+
+
+async def count_jobs(*, pool: Pool, filters: JobFilters) -> int:
+    """How many open jobs match ``filters`` (all of them, not one page)."""
+    async with pool.acquire() as connection:
+        return await repository.count_open_jobs(connection, filters=filters)
+
+
+async def job_facets(*, pool: Pool) -> JobFacets:
+    async with pool.acquire() as connection:
+        facets = await repository.open_job_facets(connection)
+    return JobFacets(
+        **{
+            kind: [Facet(name=row["name"], count=row["count"]) for row in rows]
+            for kind, rows in facets.items()
+        }
+    )
+
+
+@dataclass(frozen=True)
+class SitemapEntry:
+    path: str
+    last_modified: datetime | None
+
+
+async def sitemap_entries(*, pool: Pool, limit: int) -> list[SitemapEntry]:
+    """The home page, the search page and the newest open jobs' pages, ``limit`` in all."""
+    # One snapshot: the pages' last change is that of the jobs listed.
+    async with (
+        pool.acquire() as connection,
+        connection.transaction(isolation="repeatable_read", readonly=True),
+    ):
+        last_change = await repository.last_catalogue_change(connection)
+        jobs = await repository.open_job_changes(connection, limit=limit - 2)
+    return [
+        SitemapEntry(path="/", last_modified=last_change),
+        SitemapEntry(path="/jobs", last_modified=last_change),
+        *(SitemapEntry(f"/jobs/{job['job_id']}", last_modified=job["updated_at"]) for job in jobs),
+    ]
 
 
 async def record_job_view(

@@ -19,3 +19,10 @@ class JobsSettings(ServiceSettings):
     # erasures) without consuming job views, so ingest and projection can run as separate
     # processes: the projector then no longer waits behind the HTTP requests of one event loop.
     run_projector: bool = True
+    # Who hires, in every job's JobPosting (hiringOrganization: name, sameAs) and page titles.
+    hiring_organization_name: str = Field(default="Example Health", min_length=1)
+    hiring_organization_url: str = Field(
+        default="https://www.example.org", pattern=r"^https?://[^\s/?#]+[^\s]*$"
+    )
+    # The ISO 3166-1 country of a job whose location names none ("Durham, NC"), for JobPosting.
+    job_address_country: str = Field(default="US", pattern=r"^[A-Z]{2}$")
