@@ -145,6 +145,14 @@ async def list_jobs(
     return await service.list_jobs(pool=runtime.pool, filters=filters, cursor=cursor, limit=limit)
 
 
+# Declared before /jobs/{job_id}, which would take "facets" for a job id.
+@router.get("/jobs/facets", tags=["jobs"])
+async def job_facets(runtime: Runtime) -> JobFacets:
+    """The categories and locations of the open jobs, each with its number of open jobs, the
+    most common first: the choices a search or sign-up form offers."""
+    return await service.job_facets(pool=runtime.pool)
+
+
 @router.get("/jobs/{job_id}", tags=["jobs"], responses=NOT_FOUND)
 async def get_job(job_id: JobId, runtime: Runtime) -> Job:
     """One job, closed ones included (see `status`)."""
@@ -296,23 +304,9 @@ router.add_api_route(
 PUBLIC_ROUTES: tuple[PublicRoute, ...] = (
     PublicRoute(list_jobs),
     PublicRoute(get_job),
+    PublicRoute(job_facets),
     PublicRoute(post_job_view),
     PublicRoute(post_job_views_batch),
     PublicRoute(get_recently_viewed),
 )
 BODY_LIMITS = {post_job_views_batch: MAX_BATCH_BODY_BYTES}
-
-
-# Its own router, included before ``router``: there GET /v1/jobs/{job_id} would take "facets"
-# for a job id.
-facets_router = APIRouter(prefix="/v1")
-
-
-@facets_router.get("/jobs/facets", tags=["jobs"])
-async def job_facets(runtime: Runtime) -> JobFacets:
-    """The categories and locations of the open jobs, each with its number of open jobs, the
-    most common first: the choices a search or sign-up form offers."""
-    return await service.job_facets(pool=runtime.pool)
-
-
-PUBLIC_ROUTES += (PublicRoute(job_facets),)

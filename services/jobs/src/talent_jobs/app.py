@@ -15,7 +15,7 @@ def create_app(settings: JobsSettings | None = None) -> FastAPI:
     return create_service_app(
         JobsRuntime(settings or JobsSettings()),
         description=DESCRIPTION,
-        routers=[api.facets_router, api.router, pages.router],
+        routers=[api.router, pages.router],
         public_routes=api.PUBLIC_ROUTES,
         body_limits=api.BODY_LIMITS,
         errors=api.ERRORS,

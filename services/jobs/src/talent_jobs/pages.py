@@ -25,8 +25,8 @@ from talent_jobs.pagination import InvalidCursorError
 from talent_jobs.repository import JobFilters
 from talent_jobs.runtime import JobsRuntime
 from talent_jobs.structured_data import Organization, job_posting, meta_description
+from talent_shared.app import runtime_of
 from talent_shared.errors import is_transient
-from talent_shared.runtime import runtime_of
 
 FEATURED_ON_HOME = 6
 RESULTS_PER_PAGE = 20
