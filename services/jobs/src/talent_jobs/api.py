@@ -1,6 +1,6 @@
 """HTTP routes of the jobs service: thin, they validate, call ``service`` and map errors."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -8,12 +8,16 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import TypeAdapter, ValidationError
 
-from talent_jobs import service
+from talent_jobs import feeds, service
 from talent_jobs.models import (
     MAX_BATCH_BODY_BYTES,
+    MAX_FEED_BODY_BYTES,
+    FeedSynced,
     Job,
     JobCreate,
     JobFacets,
+    JobFeed,
+    JobFields,
     JobPage,
     JobUpdate,
     JobViewAccepted,
@@ -22,6 +26,7 @@ from talent_jobs.models import (
     JobViewIn,
     RecentlyViewed,
     RejectedJobView,
+    RequisitionId,
     ValidJobViewBatch,
     VisitorId,
 )
@@ -120,6 +125,56 @@ async def close_job(job_id: JobId, runtime: Runtime, correlation_id: Correlation
     """Close a job (admin); emits `JobClosed`. Closing a closed job changes nothing."""
     return await service.close_job(
         pool=runtime.pool, relay=runtime.relay, job_id=job_id, correlation_id=correlation_id
+    )
+
+
+RequisitionPath = Annotated[RequisitionId, Path(description="the job's id in the ATS")]
+
+
+@router.put(
+    "/jobs/by-requisition/{requisition_id}",
+    dependencies=AdminOnly,
+    tags=["jobs"],
+    responses={
+        201: {"description": "a new job", "model": Job},
+        200: {"description": "updated, reopened, or unchanged (then nothing is emitted)"},
+    },
+)
+async def put_job_by_requisition(
+    requisition_id: RequisitionPath,
+    fields: JobFields,
+    response: Response,
+    runtime: Runtime,
+    correlation_id: CorrelationId,
+) -> Job:
+    """Create or update the job of this requisition id (admin), for an ATS: idempotent, the
+    same body twice emits one event (`JobPosted` or `JobUpdated`); a closed job is reopened."""
+    job, outcome = await feeds.put_by_requisition(
+        pool=runtime.pool,
+        relay=runtime.relay,
+        known_jobs=runtime.known_jobs,
+        requisition_id=requisition_id,
+        fields=fields,
+        correlation_id=correlation_id,
+    )
+    response.status_code = status.HTTP_201_CREATED if outcome == "created" else status.HTTP_200_OK
+    return job
+
+
+@router.post("/jobs/sync", dependencies=AdminOnly, tags=["jobs"], status_code=202)
+async def sync_jobs(feed: JobFeed, runtime: Runtime, correlation_id: CorrelationId) -> FeedSynced:
+    """Take an ATS's whole feed (admin, up to 5,000 jobs, each with its `requisition_id`): jobs
+    it adds are posted, jobs it changes updated (a closed one reopened), and open jobs with a
+    requisition id that it lacks are closed; jobs posted without one are left alone. Only the
+    changes emit events. 422 names the job (its index) and the field of an invalid one."""
+    if repeated := feed.repeated_requisitions():
+        raise RequestValidationError(repeated)
+    return await feeds.sync_feed(
+        pool=runtime.pool,
+        relay=runtime.relay,
+        known_jobs=runtime.known_jobs,
+        feed=feed.jobs,
+        correlation_id=correlation_id,
     )
 
 
@@ -309,4 +364,7 @@ PUBLIC_ROUTES: tuple[PublicRoute, ...] = (
     PublicRoute(post_job_views_batch),
     PublicRoute(get_recently_viewed),
 )
-BODY_LIMITS = {post_job_views_batch: MAX_BATCH_BODY_BYTES}
+BODY_LIMITS: dict[Callable[..., Any], int] = {
+    post_job_views_batch: MAX_BATCH_BODY_BYTES,
+    sync_jobs: MAX_FEED_BODY_BYTES,
+}

@@ -24,6 +24,9 @@ class KnownJobs:
     def add(self, job_id: UUID) -> None:
         self._ids.add(job_id)
 
+    def update(self, job_ids: Iterable[UUID]) -> None:
+        self._ids.update(job_ids)
+
     async def exists(self, pool: Pool, job_id: UUID) -> bool:
         return not await self.unknown_among(pool, [job_id])
 

@@ -29,7 +29,9 @@ EmploymentType = Annotated[str, text(50), OneLine]
 RequisitionId = Annotated[str, text(64), OneLine]
 
 
-class JobCreate(BaseModel):
+class JobFields(BaseModel):
+    """A whole job, as an admin or an ATS feed gives it."""
+
     model_config = ConfigDict(extra="forbid")
 
     title: ShortText
@@ -38,7 +40,53 @@ class JobCreate(BaseModel):
     description: Description
     employment_type: EmploymentType | None = None
     featured: bool = False
+
+
+class JobCreate(JobFields):
     requisition_id: RequisitionId | None = None
+
+
+class FeedJob(JobFields):
+    """A job of an ATS feed: the requisition id is what it is known by."""
+
+    requisition_id: RequisitionId
+
+
+MAX_FEED_JOBS = 5000
+MAX_FEED_BODY_BYTES = 32 * 1024 * 1024  # 5,000 jobs of long descriptions
+
+
+class JobFeed(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    jobs: list[FeedJob] = Field(
+        max_length=MAX_FEED_JOBS,
+        description="The whole feed: every open job with its requisition id. Open jobs with a "
+        "requisition id that are missing from it are closed.",
+    )
+
+    def repeated_requisitions(self) -> list[dict[str, Any]]:
+        """A validation error for each job whose requisition id an earlier one has."""
+        first: dict[str, int] = {}
+        errors = []
+        for index, job in enumerate(self.jobs):
+            earlier = first.setdefault(job.requisition_id, index)
+            if earlier != index:
+                errors.append(
+                    {
+                        "loc": ("body", "jobs", index, "requisition_id"),
+                        "msg": f"the requisition id of job {earlier} too: one job each",
+                        "type": "value_error",
+                    }
+                )
+        return errors
+
+
+class FeedSynced(BaseModel):
+    created: int
+    updated: int = Field(description="changed, or reopened")
+    closed: int = Field(description="open with a requisition id, and missing from the feed")
+    unchanged: int
 
 
 class JobUpdate(BaseModel):

@@ -238,3 +238,71 @@ async def recently_viewed_json(connection: Connection, *, visitor_id: str, limit
     """The visitor's ``limit`` most recently viewed open jobs, as the JSON of ``RecentlyViewed``."""
     body: str = await connection.fetchval(RECENTLY_VIEWED_JSON, visitor_id, limit)
     return body
+
+
+# --- jobs by requisition id (ATS feeds) --------------------------------------------------------
+
+FEED_COLUMNS = ("title", "category", "location", "description", "employment_type", "featured")
+FEEDS_LOCK_ID = 7_461_722_301  # any constant no other lock of this database uses
+
+
+async def lock_feeds(connection: Connection) -> None:
+    """One feed sync or requisition write at a time, until the transaction ends: a feed's view
+    of which jobs it has is then never out of date when it writes."""
+    await connection.execute("SELECT pg_advisory_xact_lock($1)", FEEDS_LOCK_ID)
+
+
+async def jobs_with_requisitions(
+    connection: Connection, requisition_ids: list[str] | None = None
+) -> list[asyncpg.Record]:
+    """Every job that has a requisition id (or those of ``requisition_ids``)."""
+    return await connection.fetch(
+        f"""SELECT {JOB_COLUMNS} FROM jobs
+            WHERE requisition_id IS NOT NULL
+              AND ($1::text[] IS NULL OR requisition_id = ANY($1::text[]))""",
+        requisition_ids,
+    )
+
+
+async def insert_jobs(connection: Connection, jobs: list[dict[str, Any]]) -> list[asyncpg.Record]:
+    """Insert many jobs (each with its ``job_id`` and feed columns) in one statement."""
+    if not jobs:
+        return []
+    columns = ("job_id", "requisition_id", *FEED_COLUMNS)
+    types = ("uuid", "text", "text", "text", "text", "text", "text", "boolean")
+    arrays = [[job[column] for job in jobs] for column in columns]
+    unnest = ", ".join(f"${n}::{kind}[]" for n, kind in enumerate(types, start=1))
+    return await connection.fetch(
+        f"""INSERT INTO jobs ({", ".join(columns)})
+            SELECT * FROM unnest({unnest}) RETURNING {JOB_COLUMNS}""",
+        *arrays,
+    )
+
+
+async def replace_jobs(connection: Connection, jobs: list[dict[str, Any]]) -> list[asyncpg.Record]:
+    """Give many jobs (by ``job_id``) new feed columns, open (a closed one is reopened)."""
+    if not jobs:
+        return []
+    columns = ("job_id", *FEED_COLUMNS)
+    types = ("uuid", "text", "text", "text", "text", "text", "boolean")
+    arrays = [[job[column] for job in jobs] for column in columns]
+    unnest = ", ".join(f"${n}::{kind}[]" for n, kind in enumerate(types, start=1))
+    assignments = ", ".join(f"{column} = feed.{column}" for column in FEED_COLUMNS)
+    return await connection.fetch(
+        f"""UPDATE jobs SET {assignments}, status = 'open', closed_at = NULL,
+                            updated_at = clock_timestamp()
+            FROM unnest({unnest}) AS feed({", ".join(columns)})
+            WHERE jobs.job_id = feed.job_id
+            RETURNING {", ".join(f"jobs.{c.strip()}" for c in JOB_COLUMNS.split(","))}""",
+        *arrays,
+    )
+
+
+async def close_jobs(connection: Connection, job_ids: list[UUID]) -> list[asyncpg.Record]:
+    """Close many open jobs in one statement."""
+    return await connection.fetch(
+        f"""UPDATE jobs SET status = 'closed', closed_at = clock_timestamp(),
+                            updated_at = clock_timestamp()
+            WHERE job_id = ANY($1::uuid[]) AND status = 'open' RETURNING {JOB_COLUMNS}""",
+        job_ids,
+    )
