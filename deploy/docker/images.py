@@ -275,7 +275,7 @@ def write_env_file(images: dict[str, str]) -> None:
         kept = dict(line.split("=", 1) for line in ENV_FILE.read_text().splitlines() if "=" in line)
     overrides = [*SECRET_NAMES, *HOST_PORTS]
     kept.update({name: os.environ[name] for name in overrides if name in os.environ})
-    generated = {name: kept.get(name) or secrets.token_urlsafe(24) for name in SECRET_NAMES}
+    generated = {name: kept.get(name) or secrets.token_urlsafe(32) for name in SECRET_NAMES}
     ports = {**host_ports(), **{name: kept[name] for name in HOST_PORTS if kept.get(name)}}
     values = {**images, **generated, **ports}
     STATE.mkdir(parents=True, exist_ok=True)

@@ -21,7 +21,15 @@ from pathlib import Path
 
 import httpx
 
-from deploy.gateway.routes import REPO_ROOT, SERVICE_PORTS, TEMP_KINDS, WEB_ROOT, server_config
+from deploy.gateway.routes import (
+    INGEST_RATE,
+    INGEST_RATE_VARIABLE,
+    REPO_ROOT,
+    SERVICE_PORTS,
+    TEMP_KINDS,
+    WEB_ROOT,
+    server_config,
+)
 
 READY_TIMEOUT_SECONDS = 20.0
 STOP_TIMEOUT_SECONDS = 10.0
@@ -90,7 +98,13 @@ class Gateway:
         for folder in (temp, self.pid_path.parent, self.error_log.parent):
             folder.mkdir(parents=True, exist_ok=True)
         addresses = {service: f"127.0.0.1:{port}" for service, port in self.service_ports.items()}
-        server = server_config(listen=str(self.port), web_root=str(WEB_ROOT), addresses=addresses)
+        server = server_config(
+            listen=str(self.port),
+            web_root=str(WEB_ROOT),
+            addresses=addresses,
+            access_log=str(self.state_dir / "logs" / "gateway-access.log"),
+            ingest_rate=os.environ.get(INGEST_RATE_VARIABLE, INGEST_RATE),
+        )
         temp_paths = [f"    {kind}_temp_path {temp / kind};" for kind in TEMP_KINDS]
         self.config_path.write_text(
             "\n".join(
@@ -103,7 +117,6 @@ class Gateway:
                     "http {",
                     "    include /etc/nginx/mime.types;",
                     "    default_type application/octet-stream;",
-                    f"    access_log {self.state_dir / 'logs' / 'gateway-access.log'};",
                     "    sendfile on;",
                     *temp_paths,
                     "",

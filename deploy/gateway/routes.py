@@ -35,7 +35,23 @@ API_ROUTES = {
     "/v1/job-views": "jobs",
     "/v1/visitors": "jobs",
     "/v1/deliveries": "notifications",
+    "/v1/email-feedback": "notifications",
 }
+# API prefixes limited per client address at the public origin (job views: no preflight is
+# needed to post them, so any page could make its visitors flood them). Over the limit: 429 with
+# Retry-After. INGEST_RATE_PER_IP sets the rate where the config is rendered from the
+# environment (the local gateway at start; compose and the site image through their templates).
+RATE_LIMITED = {"/v1/job-views"}
+INGEST_RATE = "20r/s"
+INGEST_BURST = 100
+INGEST_RATE_VARIABLE = "INGEST_RATE_PER_IP"
+# Access logs never hold a query string (tokens, email addresses) nor a referer (which may be a
+# page whose own URL held one).
+LOG_FORMAT = (
+    "log_format talent_redacted '$remote_addr [$time_local] "
+    '"$request_method $uri $server_protocol" $status $body_bytes_sent $request_time '
+    '"$http_user_agent"\';'
+)
 
 
 @dataclass(frozen=True)
@@ -97,8 +113,39 @@ def _api_locations() -> list[str]:
     for prefix, service in API_ROUTES.items():
         for location in (f"= {prefix}", f"^~ {prefix}/"):
             lines += [f"    location {location} {{", f"        proxy_pass http://talent_{service};"]
+            lines += _rate_limit() if prefix in RATE_LIMITED else []
             lines += ["    }"]
     return lines
+
+
+def _rate_limit() -> list[str]:
+    """In a location: the ingest limit; its own error pages (a location's error_page replaces
+    the server's)."""
+    return [
+        f"        limit_req zone=talent_ingest burst={INGEST_BURST} nodelay;",
+        "        error_page 429 = @rate_limited;",
+        "        error_page 502 503 504 = @unavailable;",
+    ]
+
+
+def _limits_and_logs(ingest_rate: str) -> list[str]:
+    """What an http block needs for the server below: the ingest limit's zone, and the access
+    log format without query strings."""
+    return [
+        f"limit_req_zone $binary_remote_addr zone=talent_ingest:10m rate={ingest_rate};",
+        LOG_FORMAT,
+        "",
+    ]
+
+
+RATE_LIMITED_LOCATION = [
+    "    limit_req_status 429;",
+    "    location @rate_limited {",
+    "        add_header Retry-After 1 always;",
+    "        default_type application/json;",
+    '        return 429 \'{"detail":"too many requests from this address: retry shortly"}\';',
+    "    }",
+]
 
 
 def _rendered_locations() -> list[str]:
@@ -159,16 +206,26 @@ def _fallback_locations() -> list[str]:
     ]
 
 
-def server_config(*, listen: str, web_root: str, addresses: dict[str, str]) -> str:
-    """Upstreams and the server block: the part every gateway nginx config shares."""
+def server_config(
+    *,
+    listen: str,
+    web_root: str,
+    addresses: dict[str, str],
+    access_log: str,
+    ingest_rate: str = INGEST_RATE,
+) -> str:
+    """What the gateway's http block holds: the limits and log format, the upstreams and the
+    server block, the part every gateway nginx config shares."""
     lines = [
         "# Generated from deploy/gateway/routes.py: edit the route table there, not this file.",
         "",
+        *_limits_and_logs(ingest_rate),
         *_upstreams(addresses),
         "server {",
         *_common_settings(listen=listen, web_root=web_root),
+        f"    access_log {access_log} talent_redacted;",
         "",
-        "    client_max_body_size 1m;  # the services answer 413 themselves, past their own limits",
+        "    client_max_body_size 32m;  # each service answers 413 past its own limits",
         "    proxy_http_version 1.1;",
         '    proxy_set_header Connection "";',
         "    proxy_set_header Host $host;",
@@ -187,6 +244,7 @@ def server_config(*, listen: str, web_root: str, addresses: dict[str, str]) -> s
         "        default_type text/html;",
         f"        return 503 '{PAGE_UNAVAILABLE}';",
         "    }",
+        *RATE_LIMITED_LOCATION,
         *_api_locations(),
         *_rendered_locations(),
         *_fallback_locations(),
@@ -205,10 +263,13 @@ def site_config(
     web_root: str = "/usr/share/nginx/html",
     run_dir: str = "/tmp",
     access_log: str = "/dev/stdout",
+    api_addresses: dict[str, str] | None = None,
 ) -> str:
-    """The whole nginx.conf of the site image: the pages and static files of the gateway, no
-    proxying. It runs as any non-root user on a read-only root: it writes under ``run_dir`` only
-    (an emptyDir in Kubernetes)."""
+    """The whole nginx.conf of the site image: the pages and static files of the gateway, and
+    the rate-limited API prefixes (the Ingress sends them here, so the limit holds whatever the
+    Ingress controller; the client is the address the controller puts in X-Forwarded-For). It
+    runs as any non-root user on a read-only root: it writes under ``run_dir`` only (an emptyDir
+    in Kubernetes)."""
     lines = [
         "# Generated from deploy/gateway/routes.py: edit the route table there, not this file.",
         "# The careers site alone (the Kubernetes Ingress sends its pages here): non-root, and",
@@ -222,16 +283,22 @@ def site_config(
         "http {",
         "    include /etc/nginx/mime.types;",
         "    default_type application/octet-stream;",
-        f"    access_log {access_log};",
         "    sendfile on;",
         *(f"    {kind}_temp_path {run_dir}/{kind};" for kind in TEMP_KINDS),
-        "",
+        *(f"    {line}" if line else line for line in _limits_and_logs(INGEST_RATE)),
+        *(
+            f"    {line}" if line else line
+            for line in _upstreams(api_addresses or _limited_upstreams())
+        ),
         "    server {",
         *(
             f"    {line}" if line else line
             for line in _common_settings(listen=listen, web_root=web_root)
         ),
+        f"        access_log {access_log} talent_redacted;",
+        *(f"    {line}" for line in _behind_the_ingress()),
         "",
+        *(f"    {line}" for line in _limited_locations()),
         *(f"    {line}" for line in _fallback_locations()),
         "    }",
         "}",
@@ -239,17 +306,63 @@ def site_config(
     return "\n".join(lines) + "\n"
 
 
+def _limited_upstreams() -> dict[str, str]:
+    """The Services (in Kubernetes) the site proxies its rate-limited API prefixes to."""
+    services = {API_ROUTES[prefix] for prefix in RATE_LIMITED}
+    return {service: f"{service}:{SERVICE_PORTS[service]}" for service in sorted(services)}
+
+
+def _behind_the_ingress() -> list[str]:
+    """The client is the address the Ingress controller (a pod) puts in X-Forwarded-For."""
+    private = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7")
+    return [
+        *(f"    set_real_ip_from {network};" for network in private),
+        "    real_ip_header X-Forwarded-For;",
+        "    real_ip_recursive on;",
+        "    proxy_http_version 1.1;",
+        '    proxy_set_header Connection "";',
+        "    proxy_set_header Host $host;",
+        "    proxy_set_header X-Forwarded-For $remote_addr;",
+        "    error_page 502 503 504 = @unavailable;",
+        "    location @unavailable {",
+        "        default_type application/json;",
+        '        return 503 \'{"detail":"the service is unavailable, try again shortly"}\';',
+        "    }",
+        *RATE_LIMITED_LOCATION,
+    ]
+
+
+def _limited_locations() -> list[str]:
+    lines: list[str] = []
+    for prefix in sorted(RATE_LIMITED):
+        for location in (f"= {prefix}", f"^~ {prefix}/"):
+            lines += [f"    location {location} {{"]
+            lines += [f"        proxy_pass http://talent_{API_ROUTES[prefix]};", *_rate_limit()]
+            lines += ["    }"]
+    return lines
+
+
 def compose_config() -> str:
-    """The compose gateway's conf.d file: the nginx image, web/ at its html folder."""
+    """The compose gateway's template (the nginx image renders /etc/nginx/templates/*.template
+    with the environment at start): web/ at its html folder, the rate from the environment."""
     addresses = {service: f"{service}:{port}" for service, port in SERVICE_PORTS.items()}
-    return server_config(listen="8080", web_root="/usr/share/nginx/html", addresses=addresses)
+    return server_config(
+        listen="8080",
+        web_root="/usr/share/nginx/html",
+        addresses=addresses,
+        access_log="/var/log/nginx/access.log",
+        ingest_rate=f"${{{INGEST_RATE_VARIABLE}}}",
+    )
 
 
 def ingress_paths() -> list[tuple[str, str, str]]:
     """(path, pathType, Service) of each Ingress rule: each API prefix to the Service that owns
     it, the other /v1 paths to the site (its JSON 404, as the gateway answers), the rendered
     pages to their service, the static pages and files to the site."""
-    paths = [(prefix, "Prefix", service) for prefix, service in API_ROUTES.items()]
+    paths = [
+        (prefix, "Prefix", SITE_SERVICE if prefix in RATE_LIMITED else service)
+        for prefix, service in API_ROUTES.items()
+    ]
     paths.append(("/v1", "Prefix", SITE_SERVICE))
     paths += [(path, "Exact", service) for path, service in RENDERED_PATHS.items()]
     paths += [(prefix, "Prefix", service) for prefix, service in RENDERED_PREFIXES.items()]

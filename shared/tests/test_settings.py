@@ -8,6 +8,7 @@ from pydantic import ValidationError
 
 from talent_jobs.settings import JobsSettings
 from talent_notifications.settings import NotificationsSettings
+from talent_shared.settings import DEVELOPMENT_ADMIN_TOKEN
 from talent_signup.settings import SignupSettings
 
 
@@ -59,11 +60,38 @@ def test_production_without_secrets_fails_fast(monkeypatch: pytest.MonkeyPatch) 
         JobsSettings()
 
 
-def test_production_with_secrets_starts(monkeypatch: pytest.MonkeyPatch) -> None:
+STRONG_TOKEN = "k3y-" + "a" * 40
+STRONG_SECRET = "s3cret-" + "b" * 40
+
+
+def test_production_with_strong_secrets_starts(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ENVIRONMENT", "production")
-    monkeypatch.setenv("ADMIN_API_TOKEN", "a-real-token")
-    monkeypatch.setenv("TOKEN_SECRET", "a-real-secret")
-    assert JobsSettings().admin_api_token.get_secret_value() == "a-real-token"
+    monkeypatch.setenv("ADMIN_API_TOKEN", STRONG_TOKEN)
+    monkeypatch.setenv("TOKEN_SECRET", STRONG_SECRET)
+    assert JobsSettings().admin_api_token.get_secret_value() == STRONG_TOKEN
+
+
+@pytest.mark.parametrize(
+    ("token", "secret", "named"),
+    [
+        ("", STRONG_SECRET, "ADMIN_API_TOKEN"),
+        ("x", STRONG_SECRET, "ADMIN_API_TOKEN"),
+        (STRONG_TOKEN, "y" * 31, "TOKEN_SECRET"),
+        (STRONG_TOKEN, STRONG_TOKEN, "must differ"),
+        (DEVELOPMENT_ADMIN_TOKEN, STRONG_SECRET, "ADMIN_API_TOKEN"),
+    ],
+    ids=["empty", "one-letter", "31-characters", "the-same-twice", "development-default"],
+)
+def test_production_refuses_a_weak_secret_naming_it_not_its_value(
+    monkeypatch: pytest.MonkeyPatch, token: str, secret: str, named: str
+) -> None:
+    monkeypatch.setenv("ENVIRONMENT", "production")
+    monkeypatch.setenv("ADMIN_API_TOKEN", token)
+    monkeypatch.setenv("TOKEN_SECRET", secret)
+    with pytest.raises(ValidationError, match=named) as refused:
+        JobsSettings()
+    for value in {token, secret} - {""}:
+        assert value not in str(refused.value)
 
 
 def test_consumer_groups_are_named_per_service_with_prefix() -> None:

@@ -105,11 +105,24 @@ def test_gateway_serves_the_rendered_route_table_and_the_site_read_only(
     assert gateway["image"].startswith("${NGINX_IMAGE:-nginx:")
     assert gateway["ports"] == ["${GATEWAY_HOST_PORT:-8080}:8080"]
     assert set(gateway["volumes"]) == {
-        "./deploy/gateway/nginx.compose.conf:/etc/nginx/conf.d/default.conf:ro",
+        "./deploy/gateway/nginx.compose.conf:/etc/nginx/templates/default.conf.template:ro",
         "./web:/usr/share/nginx/html:ro",
     }
     for name in APP_SERVICES:
         assert gateway["depends_on"][name]["condition"] == "service_healthy"
+
+
+def test_only_the_gateway_is_trusted_to_name_the_client(services: dict[str, Any]) -> None:
+    address = services["gateway"]["networks"]["default"]["ipv4_address"]
+    assert address == "${GATEWAY_ADDRESS:-172.30.89.10}"
+    for name in APP_SERVICES:
+        assert services[name]["environment"]["TRUSTED_PROXIES"] == address
+
+
+def test_the_gateway_limits_job_views_per_client(services: dict[str, Any]) -> None:
+    assert (
+        services["gateway"]["environment"]["INGEST_RATE_PER_IP"] == "${INGEST_RATE_PER_IP:-20r/s}"
+    )
 
 
 def test_mailpit_serves_smtp_and_its_web_ui(services: dict[str, Any]) -> None:

@@ -26,6 +26,7 @@ from deploy.gateway.routes import (
     CONTENT_SECURITY_POLICY,
     INGRESS_MANIFEST,
     PAGES,
+    RATE_LIMITED,
     RENDERED_PATHS,
     RENDERED_PREFIXES,
     SERVICE_PORTS,
@@ -139,8 +140,10 @@ def test_the_jobs_service_sends_the_gateways_content_security_policy() -> None:
 
 @pytest.mark.parametrize(("prefix", "service"), API_ROUTES.items())
 def test_the_ingress_sends_every_api_route_to_its_service(prefix: str, service: str) -> None:
-    assert ingress_backend(prefix) == service
-    assert ingress_backend(f"{prefix}/abc/def") == service
+    # A rate-limited prefix goes through the site's nginx, which limits it and proxies it on.
+    expected = SITE_SERVICE if prefix in RATE_LIMITED else service
+    assert ingress_backend(prefix) == expected
+    assert ingress_backend(f"{prefix}/abc/def") == expected
 
 
 def test_the_ingress_sends_api_paths_no_service_owns_to_the_sites_json_404() -> None:
@@ -281,6 +284,43 @@ def test_talent_js_is_served_as_javascript(gateway: Gateway) -> None:
     assert response.headers["Content-Type"].startswith("application/javascript")
 
 
+def hammer(url: str, *, source: str = "127.0.0.1", count: int = 200) -> list[httpx.Response]:
+    """``count`` requests in a row from the client address ``source``."""
+    transport = httpx.HTTPTransport(local_address=source)
+    with httpx.Client(transport=transport, timeout=10) as client:
+        return [client.get(url) for _ in range(count)]
+
+
+def test_job_views_past_a_clients_rate_are_429_with_retry_after(gateway: Gateway) -> None:
+    answers = hammer(f"{gateway.url}/v1/job-views/batch")
+    limited = [answer for answer in answers if answer.status_code == 429]
+    assert limited
+    assert {answer.headers["Retry-After"] for answer in limited} == {"1"}
+    assert "too many requests" in limited[0].json()["detail"]
+
+
+def test_a_clients_job_views_limit_leaves_other_clients_alone(gateway: Gateway) -> None:
+    assert 429 in {answer.status_code for answer in hammer(f"{gateway.url}/v1/job-views")}
+    [other] = hammer(f"{gateway.url}/v1/job-views", source="127.0.0.2", count=1)
+    assert other.status_code == 200
+
+
+def test_other_api_paths_are_not_ingest_limited(gateway: Gateway) -> None:
+    answers = hammer(f"{gateway.url}/v1/jobs")
+    assert {answer.status_code for answer in answers} == {200}
+
+
+def test_the_access_log_holds_no_query_string_nor_referer(gateway: Gateway) -> None:
+    secret, referer_secret = "token-c0ffee", "token-deadbeef"
+    headers = {"Referer": f"{gateway.url}/preferences?token={referer_secret}"}
+    httpx.get(f"{gateway.url}/v1/unsubscribe?token={secret}&email=ada@example.org", headers=headers)
+    log = (gateway.state_dir / "logs" / "gateway-access.log").read_text()
+    assert "/v1/unsubscribe" in log
+    assert secret not in log
+    assert referer_secret not in log
+    assert "ada@example.org" not in log
+
+
 def test_an_unknown_page_is_404(gateway: Gateway) -> None:
     assert httpx.get(f"{gateway.url}/nothing-here").status_code == 404
     assert httpx.get(f"{gateway.url}/index.html").status_code == 404
@@ -310,8 +350,14 @@ def site() -> Iterator[str]:
     with tempfile.TemporaryDirectory(prefix="talent-site-") as run_dir:
         port = free_port()
         config = Path(run_dir) / "nginx.conf"
+        api = {service: f"127.0.0.1:{free_port()}" for service in ("jobs",)}  # none listens
         config.write_text(
-            site_config(listen=f"127.0.0.1:{port}", web_root=str(WEB_ROOT), run_dir=run_dir)
+            site_config(
+                listen=f"127.0.0.1:{port}",
+                web_root=str(WEB_ROOT),
+                run_dir=run_dir,
+                api_addresses=api,
+            )
         )
         as_user = []
         if os.geteuid() == 0:
@@ -352,3 +398,10 @@ def test_the_site_answers_api_paths_no_service_owns_with_the_gateways_json_404(s
 def test_the_site_refuses_unknown_paths(site: str) -> None:
     assert httpx.get(f"{site}/nothing-here").status_code == 404
     assert httpx.get(f"{site}/jobs").status_code == 404  # the jobs service renders it
+
+
+def test_the_site_limits_job_views_per_client_with_429_and_retry_after(site: str) -> None:
+    answers = hammer(f"{site}/v1/job-views")
+    codes = {answer.status_code for answer in answers}
+    assert codes == {503, 429}  # within the burst the (absent) service's 503, past it 429
+    assert {a.headers["Retry-After"] for a in answers if a.status_code == 429} == {"1"}

@@ -30,6 +30,16 @@ async def test_posting_a_job_with_a_wrong_token_is_401(jobs: httpx.AsyncClient) 
     assert response.status_code == 401
 
 
+@pytest.mark.parametrize("body", [b"{not json", b'{"title": 5}'])
+async def test_posting_a_job_without_the_token_is_401_whatever_the_body(
+    jobs: httpx.AsyncClient, body: bytes
+) -> None:
+    response = await jobs.post(
+        "/v1/jobs", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 401
+
+
 async def test_posted_job_is_201_with_its_id_and_open(jobs: httpx.AsyncClient) -> None:
     job = await post_job(jobs, **VALID_JOB)
     assert uuid.UUID(job["job_id"])

@@ -188,6 +188,69 @@ async def test_limit_per_email_holds_across_addresses_and_cases(
     assert statuses == [201, 200, 429]
 
 
+async def test_limit_per_email_counts_an_address_without_its_plus_tag(
+    replicas: tuple[httpx.AsyncClient, ...],
+) -> None:
+    first, _, _ = replicas
+    local, domain = new_email().split("@")
+    statuses = [
+        (
+            await first.post(
+                "/v1/signups",
+                json=signup_body(email=f"{local}+{tag}@{domain}"),
+                headers=via_gateway(client_ip()),
+            )
+        ).status_code
+        for tag in ("1", "Jobs", "7")
+    ]
+    assert statuses == [201, 201, 429]  # one mailbox: two a day
+
+
+def ipv6_network() -> str:
+    value = uuid.uuid4().int
+    return f"2001:db8:{value % 65536:x}:{value // 65536 % 65536:x}"
+
+
+async def test_ipv6_clients_are_counted_per_64(
+    replicas: tuple[httpx.AsyncClient, ...],
+) -> None:
+    first, _, _ = replicas
+    network = ipv6_network()
+    statuses = [
+        (
+            await first.post(
+                "/v1/signups", json=signup_body(), headers=via_gateway(f"{network}::{host:x}")
+            )
+        ).status_code
+        for host in (1, 0xBEEF, 0xFFFF_FFFF, 0x1234_5678_9ABC)
+    ]
+    assert statuses == [201, 201, 201, 429]  # every address of a /64 is one client
+    elsewhere = await first.post(
+        "/v1/signups", json=signup_body(), headers=via_gateway(f"{ipv6_network()}::1")
+    )
+    assert elsewhere.status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("address", "client"),
+    [
+        ("198.51.100.7", "198.51.100.7"),
+        ("::ffff:198.51.100.7", "198.51.100.7"),
+        ("2001:db8:1:2:aaaa:bbbb:cccc:dddd", "2001:db8:1:2::/64"),
+    ],
+)
+def test_the_client_an_address_counts_as(address: str, client: str) -> None:
+    assert rate_limits.client_key(address) == client
+
+
+def test_the_per_email_key_ignores_plus_tags_and_case() -> None:
+    keys = {
+        rate_limits.email_key(email, secret="s")
+        for email in ("carol@example.org", "Carol+1@example.org", "carol+jobs@EXAMPLE.org")
+    }
+    assert len(keys) == 1
+
+
 async def test_email_counter_keeps_no_readable_address(
     replicas: tuple[httpx.AsyncClient, ...], signup_database: str
 ) -> None:

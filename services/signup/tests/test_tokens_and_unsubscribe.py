@@ -85,6 +85,32 @@ async def test_preferences_without_any_credential_are_401(signup: httpx.AsyncCli
     assert response.status_code == 401
 
 
+@pytest.mark.parametrize("body", [b"{not json", b'{"alert_frequency": "hourly"}', b""])
+async def test_preferences_without_credentials_are_401_whatever_the_body(
+    signup: httpx.AsyncClient, body: bytes
+) -> None:
+    candidate_id = (await sign_up(signup))["candidate_id"]
+    response = await signup.put(
+        f"/v1/candidates/{candidate_id}/preferences",
+        content=body,
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 401
+
+
+async def test_preferences_with_a_forged_token_are_400_whatever_the_body(
+    signup: httpx.AsyncClient,
+) -> None:
+    candidate_id = (await sign_up(signup))["candidate_id"]
+    response = await signup.put(
+        f"/v1/candidates/{candidate_id}/preferences",
+        params={"token": forged(token_for(candidate_id, TokenPurpose.MANAGE))},
+        content=b"{not json",
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 400
+
+
 @pytest.mark.parametrize("kind", ["forged", "expired", "unsubscribe purpose"])
 async def test_bad_manage_token_is_400_and_changes_nothing(
     signup: httpx.AsyncClient, kind: str

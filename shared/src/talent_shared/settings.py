@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEVELOPMENT_ADMIN_TOKEN = "dev-admin-token"
 DEVELOPMENT_TOKEN_SECRET = "dev-token-secret-change-me"
+MIN_SECRET_LENGTH = 32
 
 # host:port, where host is a DNS name, an IPv4 address or a bracketed IPv6 address.
 _BROKER_ADDRESS = re.compile(
@@ -133,20 +134,25 @@ class ServiceSettings(BaseSettings):
         return parse_bootstrap_servers(value)
 
     @model_validator(mode="after")
-    def _secrets_are_set_outside_development(self) -> "ServiceSettings":
+    def _secrets_are_strong_outside_development(self) -> "ServiceSettings":
+        """In production each secret is long, differs from the other and from the development
+        defaults; the error names the setting, never its value."""
         if self.environment == "development":
             return self
-        defaults = {
-            "ADMIN_API_TOKEN": (self.admin_api_token, DEVELOPMENT_ADMIN_TOKEN),
-            "TOKEN_SECRET": (self.token_secret, DEVELOPMENT_TOKEN_SECRET),
+        secrets = {
+            "ADMIN_API_TOKEN": self.admin_api_token.get_secret_value(),
+            "TOKEN_SECRET": self.token_secret.get_secret_value(),
         }
-        missing = [
-            name for name, (value, dev) in defaults.items() if value.get_secret_value() == dev
+        development = {DEVELOPMENT_ADMIN_TOKEN, DEVELOPMENT_TOKEN_SECRET}
+        problems = [
+            f"{name} must be at least {MIN_SECRET_LENGTH} characters and not a development default"
+            for name, value in secrets.items()
+            if len(value) < MIN_SECRET_LENGTH or value in development
         ]
-        if missing:
-            raise ValueError(
-                f"{', '.join(missing)} must be set when ENVIRONMENT={self.environment}"
-            )
+        if len(set(secrets.values())) < len(secrets):
+            problems.append("ADMIN_API_TOKEN and TOKEN_SECRET must differ")
+        if problems:
+            raise ValueError(f"with ENVIRONMENT={self.environment}: " + "; ".join(problems))
         return self
 
     def consumer_group(self, name: str) -> str:
