@@ -24,7 +24,6 @@ from aiokafka import AIOKafkaConsumer
 
 from bench.common import MemorySampler, Options, percentile, timed_concurrently
 from bench.table import Goal, Row
-from talent_notifications.delivery import lease_seconds
 from talent_notifications.emails import Emails
 from talent_notifications.settings import NotificationsSettings
 from talent_shared.events import CANDIDATES_TOPIC
@@ -284,7 +283,7 @@ async def _trails(
         await signup.close()
         await notifications.close()
     in_kafka = await _kafka_timestamps(kafka, {row["message_key"] for row in outbox})
-    lease = lease_seconds(NotificationsSettings())
+    lease = NotificationsSettings().lease_seconds()
     recorded = {row["to_address"]: row for row in deliveries}
     return [
         Trail(

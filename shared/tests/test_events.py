@@ -65,6 +65,7 @@ def test_every_contract_event_type_is_known() -> None:
         "JobUpdated",
         "JobClosed",
         "JobViewed",
+        "ComplaintReceived",  # additive: notifications.feedback.v1, a complaint for signup
     }
 
 

@@ -15,6 +15,7 @@ from talent_shared.envelope import new_event
 from talent_shared.events import (
     CANDIDATES_TOPIC,
     EVENT_TYPES,
+    FEEDBACK_TOPIC,
     POSTINGS_TOPIC,
     VIEWS_TOPIC,
     JobViewed,
@@ -24,13 +25,13 @@ from tests.support.fixtures import Stack
 pytestmark = pytest.mark.integration
 
 SENDS_AND_RECEIVES = {
-    "signup": ({CANDIDATES_TOPIC}, set()),
+    "signup": ({CANDIDATES_TOPIC, f"{FEEDBACK_TOPIC}.dlq"}, {FEEDBACK_TOPIC}),
     "jobs": (
         {POSTINGS_TOPIC, VIEWS_TOPIC, f"{CANDIDATES_TOPIC}.dlq", f"{VIEWS_TOPIC}.dlq"},
         {CANDIDATES_TOPIC, VIEWS_TOPIC},
     ),
     "notifications": (
-        {f"{CANDIDATES_TOPIC}.dlq", f"{POSTINGS_TOPIC}.dlq"},
+        {FEEDBACK_TOPIC, f"{CANDIDATES_TOPIC}.dlq", f"{POSTINGS_TOPIC}.dlq"},
         {CANDIDATES_TOPIC, POSTINGS_TOPIC},
     ),
 }

@@ -11,7 +11,7 @@ import inspect
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Iterator
 from dataclasses import dataclass
 from typing import Any
 from unittest import mock
@@ -47,7 +47,10 @@ ADMIN_OPERATIONS = [
     AdminOperation("jobs", "POST", "/v1/jobs"),
     AdminOperation("jobs", "PATCH", "/v1/jobs/{job_id}"),
     AdminOperation("jobs", "POST", "/v1/jobs/{job_id}/close"),
+    AdminOperation("jobs", "PUT", "/v1/jobs/by-requisition/{requisition_id}"),
+    AdminOperation("jobs", "POST", "/v1/jobs/sync"),
     AdminOperation("notifications", "GET", "/v1/deliveries"),
+    AdminOperation("notifications", "POST", "/v1/email-feedback"),
 ]
 
 WRONG_CREDENTIALS: dict[str, dict[str, str]] = {
@@ -141,21 +144,45 @@ async def ids(http: httpx.AsyncClient, services: ProcessStack) -> dict[str, str]
     candidate_id = await sign_up(http, services, f"admin-target-{uuid.uuid4().hex[:8]}@example.org")
     job = await http.post(f"{services.url('jobs')}/v1/jobs", json=JOB, headers=ADMIN_HEADERS)
     assert job.status_code == 201, job.text
-    return {"candidate_id": candidate_id, "job_id": job.json()["job_id"]}
+    return {
+        "candidate_id": candidate_id,
+        "job_id": job.json()["job_id"],
+        "requisition_id": REQUISITION,
+    }
+
+
+REQUISITION = "SECURITY-CHECK"
+A_MESSAGE = b"Subject: not a report\r\n\r\nHello\r\n"
 
 
 def request_of(operation: AdminOperation, ids: dict[str, str]) -> dict[str, Any]:
     """Everything but the credentials of a valid request to ``operation``."""
     arguments: dict[str, Any] = {}
-    if operation.method in ("POST", "PUT", "PATCH") and not operation.path.endswith("/close"):
+    if operation.path == "/v1/email-feedback":
+        arguments |= {"content": A_MESSAGE, "headers": {"Content-Type": "message/rfc822"}}
+    elif operation.method in ("POST", "PUT", "PATCH") and not operation.path.endswith("/close"):
         arguments["json"] = {
             "/v1/candidates/{candidate_id}/preferences": {"keywords": ["ICU"]},
             "/v1/jobs": JOB,
             "/v1/jobs/{job_id}": {"title": "Changed by an intruder"},
+            "/v1/jobs/by-requisition/{requisition_id}": JOB,
+            "/v1/jobs/sync": {"jobs": [{**JOB, "requisition_id": REQUISITION}]},
         }[operation.path]
     if operation.path == "/v1/deliveries":
         arguments["params"] = {"email": "someone@example.org"}
     return arguments
+
+
+def send(
+    http: httpx.AsyncClient,
+    url: str,
+    operation: AdminOperation,
+    ids: dict[str, str],
+    **headers: str,
+) -> Awaitable[httpx.Response]:
+    arguments = request_of(operation, ids)
+    merged = {**arguments.pop("headers", {}), **headers}
+    return http.request(operation.method, url, headers=merged, **arguments)
 
 
 def url_of(services: ProcessStack, operation: AdminOperation, ids: dict[str, str]) -> str:
@@ -174,12 +201,7 @@ async def test_admin_operation_refuses_anything_but_the_admin_token_with_401(
     operation: AdminOperation,
     headers: dict[str, str],
 ) -> None:
-    response = await http.request(
-        operation.method,
-        url_of(services, operation, ids),
-        headers=headers,
-        **request_of(operation, ids),
-    )
+    response = await send(http, url_of(services, operation, ids), operation, ids, **headers)
     assert response.status_code == 401, response.text
     assert response.headers["www-authenticate"] == "Bearer"
     assert isinstance(response.json()["detail"], str)
@@ -203,13 +225,13 @@ async def test_admin_operation_lets_the_admin_token_through(
 ) -> None:
     """The control: the same requests pass the check with the token (unknown ids: nothing
     existing is changed), so the 401s above are the token check, not a broken request."""
-    unknown = {"candidate_id": str(uuid.uuid4()), "job_id": str(uuid.uuid4())}
-    response = await http.request(
-        operation.method,
-        url_of(services, operation, unknown),
-        headers=ADMIN_HEADERS,
-        **request_of(operation, unknown),
-    )
+    unknown = {
+        "candidate_id": str(uuid.uuid4()),
+        "job_id": str(uuid.uuid4()),
+        "requisition_id": REQUISITION,
+    }
+    url = url_of(services, operation, unknown)
+    response = await send(http, url, operation, unknown, **ADMIN_HEADERS)
     assert response.status_code in (200, 201, 404), response.text
 
 

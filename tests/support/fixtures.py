@@ -32,6 +32,9 @@ UNLIMITED_SIGNUPS = {
     "signup_rate_per_ip": "1000000/second",
     "signup_rate_per_email": "1000000/second",
 }
+# Tests wait seconds, not the five minutes of a real alert window: a match is alerted at the next
+# check. Coalescing has its own tests, with windows of their own.
+PROMPT_ALERTS = {"alert_window_seconds": 0.0, "alert_check_seconds": 0.2}
 
 
 @pytest.fixture(scope="session")
@@ -61,6 +64,7 @@ def settings_for_test(cls: type[S], database_url: str, **overrides: object) -> S
         "graceful_timeout_seconds": 3.0,
         "kafka_publish_timeout_seconds": 3.0,
         **UNLIMITED_SIGNUPS,
+        **PROMPT_ALERTS,
         **overrides,
     }
     return cls(**values)  # type: ignore[arg-type]

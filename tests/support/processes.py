@@ -114,6 +114,9 @@ def start_service(
         # Tests sign up far faster than a person: the rate limits' own tests set them.
         "SIGNUP_RATE_PER_IP": "1000000/second",
         "SIGNUP_RATE_PER_EMAIL": "1000000/second",
+        # A match is alerted at the next check; coalescing has tests of its own.
+        "ALERT_WINDOW_SECONDS": "0",
+        "ALERT_CHECK_SECONDS": "0.2",
         **env,
     }
     with log_path.open("ab") as log:

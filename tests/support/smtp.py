@@ -1,5 +1,6 @@
 """A real SMTP server for tests (aiosmtpd), whose answers a test can change: refuse with a
-4xx/5xx reply, go down, come back."""
+4xx/5xx reply, refuse some recipients, hold new sessions before their greeting, go down, come
+back."""
 
 import asyncio
 import email
@@ -21,9 +22,23 @@ class RecordingHandler:
 
     messages: list[EmailMessage] = field(default_factory=list)
     raw_messages: list[bytes] = field(default_factory=list)  # as received, same order
+    senders: list[str] = field(default_factory=list)  # each message's envelope sender
     refuse_with: str | None = None
     refused: int = 0
+    # Recipients answered "550" at RCPT, and every RCPT attempted, in order.
+    refuse_recipients: set[str] = field(default_factory=set)
+    recipients_tried: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        with self.lock:
+            self.recipients_tried.append(address)
+            if address.lower() in self.refuse_recipients:
+                return f"550 5.1.1 <{address}>: Recipient address rejected: no such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         with self.lock:
@@ -36,6 +51,7 @@ class RecordingHandler:
             assert isinstance(message, EmailMessage)
             self.messages.append(message)
             self.raw_messages.append(raw)
+            self.senders.append(envelope.mail_from or "")
         return "250 OK"
 
     def to(self, address: str) -> list[EmailMessage]:
@@ -51,9 +67,40 @@ class RecordingHandler:
                 if _is_to(m, address)
             ]
 
+    def senders_to(self, address: str) -> list[str]:
+        """The envelope sender (MAIL FROM) of each message to ``address``."""
+        with self.lock:
+            return [
+                sender
+                for m, sender in zip(self.messages, self.senders, strict=True)
+                if _is_to(m, address)
+            ]
+
 
 def _is_to(message: EmailMessage, address: str) -> bool:
     return bool(message["To"]) and address.lower() in str(message["To"]).lower()
+
+
+class _HeldSMTP(SMTP):
+    """An SMTP session that greets only once its server's greetings are released."""
+
+    def __init__(self, handler: RecordingHandler, greetings: threading.Event) -> None:
+        super().__init__(handler)
+        self._greetings = greetings
+
+    async def _handle_client(self) -> None:
+        if not self._greetings.is_set():
+            await asyncio.to_thread(self._greetings.wait)
+        await super()._handle_client()
+
+
+class _Controller(Controller):
+    def __init__(self, handler: RecordingHandler, greetings: threading.Event, port: int) -> None:
+        super().__init__(handler, hostname="127.0.0.1", port=port)
+        self._greetings = greetings
+
+    def factory(self) -> SMTP:
+        return _HeldSMTP(self.handler, self._greetings)
 
 
 class SmtpServer:
@@ -61,10 +108,25 @@ class SmtpServer:
         self.handler = RecordingHandler()
         self.port = free_port()
         self._controller: Controller | None = None
+        # Set: new sessions are greeted at once; cleared, they wait (a slow or stuck relay).
+        self.greetings = threading.Event()
+        self.greetings.set()
 
     def start(self) -> None:
-        self._controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
+        # Controller.start checks the server answers: it must greet meanwhile.
+        held = not self.greetings.is_set()
+        self.greetings.set()
+        self._controller = _Controller(self.handler, self.greetings, self.port)
         self._controller.start()
+        if held:
+            self.greetings.clear()
+
+    def hold_greetings(self) -> None:
+        """New sessions wait before their greeting until :meth:`release_greetings`."""
+        self.greetings.clear()
+
+    def release_greetings(self) -> None:
+        self.greetings.set()
 
     def stop(self) -> None:
         if self._controller is not None:

@@ -70,11 +70,12 @@ def test_confirmation_html_has_the_same_link_and_no_manage_link() -> None:
     assert "/preferences" not in html
 
 
-def test_confirmation_headers_are_ascii_with_the_name_encoded() -> None:
-    wire = confirmation_on_the_wire("Zoë")
+def test_confirmation_subject_holds_no_text_the_visitor_typed() -> None:
+    wire = confirmation_on_the_wire("Claim prize at evil.example")
     head = wire.split(b"\r\n\r\n", 1)[0]
     assert head.isascii()
-    assert parsed(wire)["Subject"] == "Confirm your Talent Network sign-up, Zoë"
+    assert parsed(wire)["Subject"] == "Confirm your Talent Network sign-up"
+    assert b"evil.example" not in head
     assert max(len(line) for line in wire.split(b"\r\n")) <= 998
 
 

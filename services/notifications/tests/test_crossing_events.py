@@ -1,6 +1,9 @@
 """Events on the two topics cross (real PostgreSQL): a candidate event and a matching job event are
-applied in two consumer transactions open at the same time, in both orders. Whatever the
-interleaving, exactly one email lists the job, and nothing reaches a candidate who left."""
+applied in two consumer transactions open at the same time, in both orders: the candidate
+consumer's transaction, and the job consumer's first one, which commits the job change (then it
+matches the job's subscribers, and the inbox is written). Whatever the interleaving, exactly one
+email lists the job, and nothing reaches a candidate who left. And no lock serialises the
+consumers: two candidate transactions hold their locks at the same time."""
 
 import asyncio
 import uuid
@@ -10,14 +13,13 @@ from typing import Any
 
 import pytest
 
+from services.notifications.tests.applying import EMAILS, apply, batch_in, send_due_alerts
 from services.notifications.tests.events import erased, job_event, signed_up
-from talent_notifications import service
-from talent_notifications.emails import Emails
-from talent_notifications.settings import NotificationsSettings
-from talent_shared.db import (
-    Connection,
-    Pool,
-)
+from talent_notifications.candidates import apply_candidate_events_in
+from talent_notifications.digests import record_due_digests
+from talent_notifications.handlers import CANDIDATES, JOBS
+from talent_notifications.postings import apply_job_changes_in, apply_job_events
+from talent_shared.db import Connection, Pool
 from talent_shared.envelope import Event, new_event
 from talent_shared.events import (
     CandidatePreferencesChanged,
@@ -30,9 +32,6 @@ from tests.support.infra import migrated_pool
 
 pytestmark = pytest.mark.integration
 
-EMAILS = Emails(NotificationsSettings())
-CANDIDATES = "candidates"
-JOBS = "jobs"
 CANDIDATE_FIRST = "candidate event first"
 JOB_FIRST = "job event first"
 
@@ -58,17 +57,18 @@ def new_category() -> str:
 # --- applying events the way the consumers do ---------------------------------------------------
 
 
-async def apply(pool: Pool, consumer: str, event: Event[Any]) -> None:
-    await service.apply_events(
-        pool=pool, emails=EMAILS, consumer=consumer, events=[event], max_jobs=10
-    )
-
-
-def applying(consumer: str, event: Event[Any]) -> Work:
+def applying_candidate_event(event: Event[Any]) -> Work:
     async def apply_in(connection: Connection) -> None:
-        await service.apply_events_in(
-            connection, emails=EMAILS, consumer=consumer, events=[event], max_jobs=10
-        )
+        await apply_candidate_events_in(batch_in(connection), [event])
+
+    return apply_in
+
+
+def committing_job_change(event: Event[Any]) -> Work:
+    """The job consumer's first transaction: the job change, the barrier passed."""
+
+    async def apply_in(connection: Connection) -> None:
+        await apply_job_changes_in(connection, [event])
 
     return apply_in
 
@@ -76,8 +76,12 @@ def applying(consumer: str, event: Event[Any]) -> Work:
 async def cross_in_order(
     pool: Pool, order: str, candidate_event: Event[Any], job_event: Event[Any]
 ) -> None:
-    candidate, job = applying(CANDIDATES, candidate_event), applying(JOBS, job_event)
+    candidate, job = applying_candidate_event(candidate_event), committing_job_change(job_event)
     await cross(pool, *((candidate, job) if order == CANDIDATE_FIRST else (job, candidate)))
+    # The job consumer goes on as it does: it applies the batch again (its change is there
+    # already), matches the job's subscribers and records the batch; then the alerts go.
+    await apply_job_events(pool=pool, consumer=JOBS, events=[job_event], window_seconds=0)
+    await send_due_alerts(pool)
 
 
 # --- what the candidate ends up with -------------------------------------------------------------
@@ -95,7 +99,7 @@ async def emails_listing(pool: Pool, candidate_id: uuid.UUID, job_id: uuid.UUID)
 
 
 async def record_digests(pool: Pool, frequency: str) -> None:
-    await service.record_due_digests(
+    await record_due_digests(
         pool=pool,
         emails=EMAILS,
         frequency=frequency,
@@ -135,7 +139,7 @@ async def test_new_preferences_match_a_job_changed_at_the_same_moment_once(
     pool: Pool, order: str, job_kind: type[JobPosted]
 ) -> None:
     candidate_id, job_id, category = uuid.uuid4(), uuid.uuid4(), new_category()
-    await apply(pool, CANDIDATES, signed_up(candidate_id, "Some other category"))
+    await apply(pool, CANDIDATES, [signed_up(candidate_id, "Some other category")])
     changed = preferences_changed(candidate_id, category)
     await cross_in_order(pool, order, changed, job_event(job_id, category, job_kind))
     assert await emails_listing(pool, candidate_id, job_id) == 1
@@ -143,19 +147,19 @@ async def test_new_preferences_match_a_job_changed_at_the_same_moment_once(
 
 async def test_preferences_arriving_after_a_later_job_still_alert_it(pool: Pool) -> None:
     candidate_id, job_id, category = uuid.uuid4(), uuid.uuid4(), new_category()
-    await apply(pool, CANDIDATES, signed_up(candidate_id, "Some other category"))
+    await apply(pool, CANDIDATES, [signed_up(candidate_id, "Some other category")])
     changed = preferences_changed(candidate_id, category)  # made first, consumed last
-    await apply(pool, JOBS, job_event(job_id, category))
-    await apply(pool, CANDIDATES, changed)
+    await apply(pool, JOBS, [job_event(job_id, category)])
+    await apply(pool, CANDIDATES, [changed])
     assert await emails_listing(pool, candidate_id, job_id) == 1
 
 
 async def test_new_preferences_do_not_alert_jobs_older_than_the_change(pool: Pool) -> None:
     candidate_id, job_id, category = uuid.uuid4(), uuid.uuid4(), new_category()
-    await apply(pool, CANDIDATES, signed_up(candidate_id, "Some other category"))
-    await apply(pool, JOBS, job_event(job_id, category))
+    await apply(pool, CANDIDATES, [signed_up(candidate_id, "Some other category")])
+    await apply(pool, JOBS, [job_event(job_id, category)])
     await asyncio.sleep(0.01)  # the preference change happens after the job was posted
-    await apply(pool, CANDIDATES, preferences_changed(candidate_id, category))
+    await apply(pool, CANDIDATES, [preferences_changed(candidate_id, category)])
     assert await emails_listing(pool, candidate_id, job_id) == 0
 
 
@@ -164,7 +168,7 @@ async def test_unsubscribe_crossing_a_matching_job_leaves_no_alert_to_send(
     pool: Pool, order: str
 ) -> None:
     candidate_id, job_id, category = uuid.uuid4(), uuid.uuid4(), new_category()
-    await apply(pool, CANDIDATES, signed_up(candidate_id, category))
+    await apply(pool, CANDIDATES, [signed_up(candidate_id, category)])
     unsubscribed = new_event(
         CandidateUnsubscribed(candidate_id=candidate_id, unsubscribed_at=datetime.now(UTC)),
         producer="signup",
@@ -178,7 +182,7 @@ async def test_erasure_crossing_a_matching_job_leaves_no_address_behind(
     pool: Pool, order: str
 ) -> None:
     candidate_id, job_id, category = uuid.uuid4(), uuid.uuid4(), new_category()
-    await apply(pool, CANDIDATES, signed_up(candidate_id, category))
+    await apply(pool, CANDIDATES, [signed_up(candidate_id, category)])
     await cross_in_order(pool, order, erased(candidate_id), job_event(job_id, category))
     async with pool.acquire() as connection:
         addresses = await connection.fetchval(
@@ -186,3 +190,33 @@ async def test_erasure_crossing_a_matching_job_leaves_no_address_behind(
         )
     assert addresses == 0
     assert await emails_listing(pool, candidate_id, job_id) == 0
+
+
+async def test_two_candidate_transactions_hold_their_locks_at_the_same_time(pool: Pool) -> None:
+    """No lock serialises the candidate consumers (replicas, partitions): while one batch's
+    transaction is open, another candidate's batch applies in full, and both hold their locks."""
+    first_event, second_event = (
+        signed_up(uuid.uuid4(), new_category()),
+        signed_up(uuid.uuid4(), new_category()),
+    )
+    async with (
+        pool.acquire() as first,
+        pool.acquire() as second,
+        pool.acquire() as observer,
+        first.transaction(),
+    ):
+        await apply_candidate_events_in(batch_in(first), [first_event])
+        second_transaction = second.transaction()
+        await second_transaction.start()
+        try:
+            await asyncio.wait_for(
+                apply_candidate_events_in(batch_in(second), [second_event]), timeout=10
+            )
+            holders = await observer.fetch(
+                """SELECT DISTINCT pid FROM pg_locks
+                   WHERE locktype = 'advisory' AND granted AND pid = ANY($1::int[])""",
+                [first.get_server_pid(), second.get_server_pid()],
+            )
+        finally:
+            await second_transaction.rollback()
+    assert len(holders) == 2

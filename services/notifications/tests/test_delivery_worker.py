@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from talent_notifications.delivery import DeliveryWorker
+from talent_notifications.delivery_log import NewDelivery, insert_deliveries
 from talent_notifications.emails import Emails, RenderedEmail
-from talent_notifications.repository import NewDelivery, insert_deliveries
 from talent_notifications.settings import NotificationsSettings
 from talent_shared.db import Database, Pool
 from tests.support.infra import migrated_pool

@@ -5,9 +5,10 @@ from datetime import UTC, datetime
 import aiosmtplib
 import pytest
 
-from talent_notifications.delivery import DeliveryWorker, PermanentSendError, _classify
+from talent_notifications.delivery import DeliveryWorker
 from talent_notifications.digests import due_periods
 from talent_notifications.settings import NotificationsSettings
+from talent_notifications.smtp import PermanentSendError, classify
 
 TUESDAY_9 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 MONDAY_7 = datetime(2026, 11, 30, 7, 0, tzinfo=UTC)
@@ -43,28 +44,40 @@ def test_retry_delay_grows_exponentially_within_bounds(attempts: int) -> None:
 
 def test_5xx_reply_is_permanent() -> None:
     error = aiosmtplib.SMTPDataError(550, "No such user")
-    assert isinstance(_classify(error), PermanentSendError)
+    assert isinstance(classify(error), PermanentSendError)
 
 
 def test_4xx_reply_is_transient() -> None:
     error = aiosmtplib.SMTPDataError(451, "Try later")
-    assert _classify(error) is error
+    assert classify(error) is error
 
 
 def test_refused_connection_is_transient() -> None:
     error = aiosmtplib.SMTPConnectError("refused")
-    assert _classify(error) is error
+    assert classify(error) is error
 
 
 def test_all_recipients_refused_with_5xx_is_permanent() -> None:
     refused = [aiosmtplib.SMTPRecipientRefused(550, "unknown", "a@b.org")]
-    assert isinstance(_classify(aiosmtplib.SMTPRecipientsRefused(refused)), PermanentSendError)
+    assert isinstance(classify(aiosmtplib.SMTPRecipientsRefused(refused)), PermanentSendError)
 
 
 def test_a_message_that_cannot_be_sent_at_all_is_permanent() -> None:
-    assert isinstance(_classify(ValueError("non-ASCII local part")), PermanentSendError)
+    assert isinstance(classify(ValueError("non-ASCII local part")), PermanentSendError)
 
 
 def test_timeout_is_transient() -> None:
     error = aiosmtplib.SMTPReadTimeoutError("slow")
-    assert _classify(error) is error
+    assert classify(error) is error
+
+
+def test_a_5xx_reply_is_a_refusal_of_the_address() -> None:
+    error = classify(aiosmtplib.SMTPDataError(550, "No such user"))
+    assert isinstance(error, PermanentSendError)
+    assert error.refused
+
+
+def test_a_message_that_cannot_be_sent_is_no_refusal_of_the_address() -> None:
+    error = classify(ValueError("Header values may not contain linefeed"))
+    assert isinstance(error, PermanentSendError)
+    assert not error.refused

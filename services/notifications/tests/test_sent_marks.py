@@ -26,7 +26,9 @@ class RecordingPool:
     async def acquire(self) -> AsyncIterator["RecordingPool"]:
         yield self
 
-    async def execute(self, _query: str, delivery_ids: list[uuid.UUID]) -> None:
+    async def execute(
+        self, _query: str, delivery_ids: list[uuid.UUID], _tokens: list[uuid.UUID]
+    ) -> None:
         self.updates.append(list(delivery_ids))
         self.started.set()
         await self.hold.wait()
@@ -38,11 +40,16 @@ def marks_on(pool: RecordingPool) -> SentMarks:
     return SentMarks(Database.of(pool))  # type: ignore[arg-type]
 
 
+def leased(delivery_id: uuid.UUID) -> tuple[uuid.UUID, uuid.UUID]:
+    """The delivery with a lease token of its own, as the worker holds it."""
+    return delivery_id, uuid.uuid4()
+
+
 async def test_sends_ending_together_are_marked_in_one_update() -> None:
     pool = RecordingPool()
     marks = marks_on(pool)
     ids = [uuid.uuid4() for _ in range(10)]
-    await asyncio.gather(*(marks.mark(delivery) for delivery in ids))
+    await asyncio.gather(*(marks.mark(leased(delivery)) for delivery in ids))
     assert pool.updates == [ids]
 
 
@@ -51,9 +58,12 @@ async def test_a_send_ending_during_an_update_is_marked_by_the_next_one() -> Non
     marks = marks_on(pool)
     first, second, third = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     pool.hold.clear()
-    in_flight = asyncio.create_task(marks.mark(first))
+    in_flight = asyncio.create_task(marks.mark(leased(first)))
     await pool.started.wait()
-    later = [asyncio.create_task(marks.mark(second)), asyncio.create_task(marks.mark(third))]
+    later = [
+        asyncio.create_task(marks.mark(leased(second))),
+        asyncio.create_task(marks.mark(leased(third))),
+    ]
     await asyncio.sleep(0)
     pool.hold.set()
     await asyncio.gather(in_flight, *later)
@@ -64,7 +74,7 @@ async def test_every_waiting_sender_gets_the_database_error() -> None:
     pool = RecordingPool(error=ConnectionError("database down"))
     marks = marks_on(pool)
     results: list[Any] = await asyncio.gather(
-        *(marks.mark(uuid.uuid4()) for _ in range(3)), return_exceptions=True
+        *(marks.mark(leased(uuid.uuid4())) for _ in range(3)), return_exceptions=True
     )
     assert [type(result) for result in results] == [ConnectionError] * 3
 
@@ -73,8 +83,8 @@ async def test_marks_go_on_after_a_failed_update() -> None:
     pool = RecordingPool(error=ConnectionError("database down"))
     marks = marks_on(pool)
     with pytest.raises(ConnectionError):
-        await marks.mark(uuid.uuid4())
+        await marks.mark(leased(uuid.uuid4()))
     pool.error = None
     delivery = uuid.uuid4()
-    await marks.mark(delivery)
+    await marks.mark(leased(delivery))
     assert pool.updates[-1] == [delivery]

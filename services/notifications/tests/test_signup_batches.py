@@ -2,35 +2,23 @@
 matching alert for those with open jobs, nothing for the erased, and the batch's order kept."""
 
 import uuid
-from collections.abc import AsyncIterator, Sequence
-from typing import Any
+from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
 
+from services.notifications.tests.applying import apply
 from services.notifications.tests.events import erased, job_event, signed_up
-from talent_notifications import service
-from talent_notifications.emails import Emails
-from talent_notifications.settings import NotificationsSettings
 from talent_shared.db import Pool
-from talent_shared.envelope import Event
 from tests.support.infra import migrated_pool
 
 pytestmark = pytest.mark.integration
-
-EMAILS = Emails(NotificationsSettings())
 
 
 @pytest.fixture(scope="module")
 async def pool(infrastructure: None) -> AsyncIterator[Pool]:
     async with migrated_pool("talent_notifications", "signup_batches", max_size=2) as pool:
         yield pool
-
-
-async def apply(pool: Pool, consumer: str, events: Sequence[Event[Any]]) -> None:
-    await service.apply_events(
-        pool=pool, emails=EMAILS, consumer=consumer, events=events, max_jobs=10
-    )
 
 
 async def deliveries(pool: Pool, candidate_id: uuid.UUID) -> list[asyncpg.Record]:

@@ -1,5 +1,6 @@
 """``talent-admin``: operator commands. ``dlq list|show|replay`` inspect dead letters and put them
-back on their source topic.
+back on their source topic; ``feedback ingest MAILDIR`` takes the bounces and complaints of the
+bounce mailbox (see :mod:`talent_shared.feedback_intake`).
 
 A dead letter is addressed as ``PARTITION:OFFSET`` in its dead-letter topic, as ``list`` prints it;
 a bare ``OFFSET`` is enough when only one partition has it. Replay sends the original value, key
@@ -11,21 +12,25 @@ message once, even if it was dead-lettered several times.
 import argparse
 import asyncio
 import json
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from talent_shared.events import dead_letter_topic
+from talent_shared.feedback_intake import ingest
 from talent_shared.settings import ServiceSettings
 
 DLQ_SUFFIX = ".dlq"
 DLQ_HEADER_PREFIX = "dlq-"
 REPLAYED_FROM_HEADER = "dlq-replayed-from"
 READ_TIMEOUT_SECONDS = 30.0
+DEFAULT_NOTIFICATIONS_URL = "http://127.0.0.1:8003"
 
 
 class UsageError(Exception):
@@ -237,12 +242,27 @@ def parser() -> argparse.ArgumentParser:
     replay_action.add_argument(
         "--offset", type=parse_address, help="only this one (OFFSET or PARTITION:OFFSET)"
     )
+    feedback = commands.add_parser("feedback", help="bounces and complaints of the bounce mailbox")
+    feedback_actions = feedback.add_subparsers(dest="action", required=True)
+    intake = feedback_actions.add_parser(
+        "ingest",
+        help="post each new message of a Maildir to the notifications service "
+        "(NOTIFICATIONS_URL, ADMIN_API_TOKEN); one JSON line each",
+    )
+    intake.add_argument("maildir", type=Path, help="the bounce mailbox, a Maildir")
     return root
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = parser().parse_args(argv)
     settings = ServiceSettings()
+    if arguments.command == "feedback":
+        failed = ingest(
+            arguments.maildir,
+            notifications_url=os.environ.get("NOTIFICATIONS_URL", DEFAULT_NOTIFICATIONS_URL),
+            admin_token=settings.admin_api_token.get_secret_value(),
+        )
+        return 1 if failed else 0
     try:
         asyncio.run(run(arguments, settings.kafka_bootstrap_servers))
     except UsageError as error:

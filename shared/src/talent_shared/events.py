@@ -11,7 +11,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 CANDIDATES_TOPIC = "talent.candidates.v1"
 POSTINGS_TOPIC = "jobs.postings.v1"
 VIEWS_TOPIC = "jobs.views.v1"
-TOPICS = (CANDIDATES_TOPIC, POSTINGS_TOPIC, VIEWS_TOPIC)
+FEEDBACK_TOPIC = "notifications.feedback.v1"  # additive: what recipients said of our emails
+TOPICS = (CANDIDATES_TOPIC, POSTINGS_TOPIC, VIEWS_TOPIC, FEEDBACK_TOPIC)
 EVENT_TYPE_HEADER = "event_type"
 
 AlertFrequency = Literal["instant", "daily", "weekly", "never"]
@@ -172,6 +173,20 @@ class JobViewed(EventData):
         return self.visitor_id
 
 
+class ComplaintReceived(EventData):
+    """A recipient reported one of our emails as spam (an RFC 5965 feedback report): the
+    address is suppressed already, and the candidate must be unsubscribed (signup owns that)."""
+
+    event_type: ClassVar[str] = "ComplaintReceived"
+    topic: ClassVar[str] = FEEDBACK_TOPIC
+    candidate_id: UUID
+    received_at: AwareDatetime
+
+    @property
+    def key(self) -> str:
+        return str(self.candidate_id)
+
+
 EVENT_TYPES: dict[str, type[EventData]] = {
     cls.event_type: cls
     for cls in (
@@ -187,5 +202,6 @@ EVENT_TYPES: dict[str, type[EventData]] = {
         JobUpdated,
         JobClosed,
         JobViewed,
+        ComplaintReceived,
     )
 }

@@ -23,3 +23,17 @@ async def first_deliveries(
         list(event_ids),
     )
     return {row["event_id"] for row in rows}
+
+
+async def handled_before(
+    connection: Connection, *, consumer: str, event_ids: Sequence[UUID]
+) -> set[UUID]:
+    """Which of these events ``consumer`` has recorded as handled (read only: for a consumer
+    that applies a batch over several transactions and records it in the last one)."""
+    rows = await connection.fetch(
+        """SELECT event_id FROM processed_events
+           WHERE consumer = $1 AND event_id = ANY($2::uuid[])""",
+        consumer,
+        list(event_ids),
+    )
+    return {row["event_id"] for row in rows}

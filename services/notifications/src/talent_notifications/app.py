@@ -13,4 +13,5 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
         NotificationsRuntime(settings or NotificationsSettings()),
         description=DESCRIPTION,
         routers=[api.router],
+        body_limits=api.BODY_LIMITS,
     )

@@ -4,11 +4,15 @@ something new. Safe with several replicas: the period is part of each digest's d
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from talent_notifications import service
+from talent_notifications import locks, queues
 from talent_notifications.emails import Emails
+from talent_notifications.recording import Recipient, record_job_email
 from talent_notifications.settings import NotificationsSettings
 from talent_shared.background import BackgroundLoop
-from talent_shared.db import Database
+from talent_shared.db import Database, Pool
+from talent_shared.logging import get_logger
+
+log = get_logger(__name__)
 
 
 def due_periods(now: datetime, *, send_hour: int) -> dict[str, str]:
@@ -54,7 +58,7 @@ class DigestScheduler:
         recorded = 0
         due = due_periods(moment, send_hour=self._settings.digest_send_hour_utc)
         for frequency, period in due.items():
-            recorded += await service.record_due_digests(
+            recorded += await record_due_digests(
                 pool=self._database.pool,
                 emails=self._emails,
                 frequency=frequency,
@@ -64,3 +68,37 @@ class DigestScheduler:
         if recorded:
             self._on_recorded()
         return False
+
+
+async def record_due_digests(
+    *, pool: Pool, emails: Emails, frequency: str, period_key: str, max_jobs: int
+) -> int:
+    """Record this period's digest for every ``frequency`` subscriber with something new.
+
+    One digest per candidate per period (the dedup key holds the period), so two replicas, or
+    two runs, never send a second; nothing new, nothing sent. Returns how many were recorded.
+    """
+    recorded = 0
+    async with pool.acquire() as connection:
+        candidates = await queues.digest_candidates(connection, frequency, period_key)
+    for candidate in candidates:
+        recipient = Recipient.of(candidate)
+        async with pool.acquire() as connection, connection.transaction():
+            # Not beside an unsubscribe or erasure of the candidate.
+            await locks.lock_candidates(connection, [recipient.candidate_id])
+            jobs = await queues.queued_jobs_matching(
+                connection, recipient.candidate_id, limit=max_jobs
+            )
+            if await record_job_email(
+                connection,
+                emails,
+                recipient,
+                jobs,
+                dedup_key=f"digest:{recipient.candidate_id}:{period_key}",
+                digest_period=frequency,
+            ):
+                recorded += 1
+            await queues.clear_digest_queue(connection, recipient.candidate_id)
+    if recorded:
+        log.info("digests recorded", frequency=frequency, period=period_key, count=recorded)
+    return recorded

@@ -16,13 +16,20 @@ from uuid import UUID
 import asyncpg
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from talent_notifications.feedback import verp_address
 from talent_notifications.headers import EMAIL_POLICY
 from talent_notifications.mime import multipart_alternative
 from talent_notifications.settings import NotificationsSettings
+from talent_notifications.signing import DkimSigner
+from talent_shared.text import without_controls
 from talent_shared.tokens import TokenPurpose, make_token
 
 ONE_CLICK = "List-Unsubscribe=One-Click"
 CONFIRMATION = "confirmation"  # the delivery kind of the double opt-in email
+CHANGE_CONFIRMATION = "change_confirmation"  # a repeat sign-up's "confirm these changes"
+ALREADY_MEMBER = "already_member"  # a repeat sign-up that would change nothing
+# Not list mail: sent to someone who is not (yet) a member, or about the membership itself.
+TRANSACTIONAL = frozenset({CONFIRMATION, CHANGE_CONFIRMATION, ALREADY_MEMBER})
 
 # Links sit in <...> in List-Unsubscribe and are folded around, so no space nor angle bracket.
 LINK_BASE = re.compile(r"https?://[^\s<>]+")
@@ -77,6 +84,8 @@ class Emails:
         self._check_list_unsubscribe_fits()
         # Written once: parsing From costs more than sending it.
         self._sender = sender
+        self._bounce_address = settings.bounce_address
+        self._signer = DkimSigner.from_settings(settings)
         self._from_line = _folded("From", settings.mail_from)
         self._one_click_line = _folded("List-Unsubscribe-Post", ONE_CLICK)
 
@@ -117,6 +126,11 @@ class Emails:
         token = make_token(self._secret, TokenPurpose.CONFIRM, candidate_id)
         return f"{self._base}/v1/signups/confirm?{urlencode({'token': token})}"
 
+    def change_url(self, change_id: UUID) -> str:
+        """The changes email's link: bound to the change request, not to the candidate."""
+        token = make_token(self._secret, TokenPurpose.CHANGE, change_id)
+        return f"{self._base}/v1/signups/confirm?{urlencode({'token': token})}"
+
     def unsubscribe_mailto(self, candidate_id: UUID) -> str:
         return self._unsubscribe_mailto(self._unsubscribe_token(candidate_id))
 
@@ -132,6 +146,8 @@ class Emails:
     # --- content -------------------------------------------------------------------------------
 
     def _render(self, name: str, subject: str, **context: object) -> RenderedEmail:
+        # A job's title from before text hygiene may hold a line break: never in a header.
+        subject = without_controls(subject)
         context = {"subject": subject, **context}
         return RenderedEmail(
             subject=subject,
@@ -142,7 +158,7 @@ class Emails:
     def welcome(self, *, candidate_id: UUID, first_name: str, frequency: str) -> RenderedEmail:
         return self._render(
             "welcome",
-            f"Welcome to our Talent Network, {first_name}",
+            "Welcome to our Talent Network",  # no text a visitor typed in a Subject
             first_name=first_name,
             frequency=frequency,
             jobs_url=self.jobs_url(),
@@ -154,9 +170,26 @@ class Emails:
         """Double opt-in: the one link that makes a pending sign-up a member."""
         return self._render(
             "confirmation",
-            f"Confirm your Talent Network sign-up, {first_name}",
+            "Confirm your Talent Network sign-up",
             first_name=first_name,
             confirm_url=self.confirm_url(candidate_id),
+        )
+
+    def change_confirmation(self, *, change_id: UUID) -> RenderedEmail:
+        """A repeat sign-up asked for changes: the one link that applies them. The email holds
+        nothing the visitor typed: the changes show behind the link."""
+        return self._render(
+            "change_confirmation",
+            "Confirm the changes to your Talent Network membership",
+            change_url=self.change_url(change_id),
+        )
+
+    def already_member(self, *, candidate_id: UUID) -> RenderedEmail:
+        """A repeat sign-up that would change nothing: the manage link, nothing else."""
+        return self._render(
+            "already_member",
+            "You are already a member of our Talent Network",
+            manage_url=self.manage_url(candidate_id),
         )
 
     def job_list(
@@ -166,8 +199,10 @@ class Emails:
         first_name: str,
         jobs: list[asyncpg.Record],
         digest_period: str | None = None,
+        more: int = 0,
     ) -> RenderedEmail:
-        """A job alert, or a digest when ``digest_period`` ("daily", "weekly") is given."""
+        """A job alert, or a digest when ``digest_period`` ("daily", "weekly") is given. ``more``
+        matching jobs follow in the next alert: the email says so and links the search page."""
         lines = [
             JobLine(title=job["title"], url=self.job_url(job["job_id"]), reason=match_reason(job))
             for job in jobs
@@ -189,6 +224,8 @@ class Emails:
             intro=intro,
             first_name=first_name,
             jobs=lines,
+            more=more,
+            jobs_url=self.jobs_url(),
             manage_url=self.manage_url(candidate_id),
             unsubscribe_url=self.unsubscribe_url(candidate_id),
         )
@@ -206,14 +243,30 @@ class Emails:
             # Derived from the delivery id: a resend after a crash carries the same Message-ID.
             f"Message-ID: <{delivery['delivery_id']}@{self.domain}>\r\n",
         ]
-        # Every kind that goes to a member of the list, the welcome too. Not the confirmation:
-        # the recipient is not a member yet (RFC 2369 headers describe a list), nothing is there
-        # to unsubscribe from, and ignoring it is the opt-out (the sign-up is erased).
-        if delivery["kind"] != CONFIRMATION:
+        # Every kind that goes to a member of the list, the welcome too. Not the transactional
+        # ones: a confirmation goes to someone not a member yet (RFC 2369 headers describe a
+        # list), and the emails of a repeat sign-up are about the membership itself.
+        if delivery["kind"] not in TRANSACTIONAL:
             headers.append(_folded("List-Unsubscribe", self.list_unsubscribe(candidate_id)))
             headers.append(self._one_click_line)
         data = multipart_alternative(headers, delivery["body_text"], delivery["body_html"])
-        return OutgoingEmail(sender=self._sender, recipient=to_address, data=data)
+        if self._signer is not None:
+            data = self._signer.sign(data)
+        return OutgoingEmail(
+            sender=self.envelope_sender(delivery["delivery_id"]), recipient=to_address, data=data
+        )
+
+    @property
+    def bounce_address(self) -> str:
+        """Where bounces come back: BOUNCE_ADDRESS, else the address of MAIL_FROM."""
+        return self._bounce_address or self._sender
+
+    def envelope_sender(self, delivery_id: UUID) -> str:
+        """Where a bounce goes: ``BOUNCE_ADDRESS`` with the delivery's id (VERP), so that the
+        bounce names its delivery; without it, the address of ``MAIL_FROM``."""
+        if not self._bounce_address:
+            return self._sender
+        return verp_address(self._bounce_address, delivery_id)
 
 
 def _folded(name: str, value: object) -> str:

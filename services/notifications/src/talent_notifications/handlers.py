@@ -1,13 +1,14 @@
 """Every Kafka subscriber of the notifications service, registered in this one place."""
 
 from collections.abc import Callable, Sequence
+from functools import partial
 
 from faststream.kafka import KafkaBroker
 
-from talent_notifications import service
+from talent_notifications.candidates import Batch, apply_candidate_events
 from talent_notifications.emails import Emails
+from talent_notifications.postings import apply_job_events
 from talent_notifications.settings import NotificationsSettings
-from talent_shared.consumers import BatchHandler
 from talent_shared.db import Database
 from talent_shared.envelope import Event
 from talent_shared.events import CANDIDATES_TOPIC, POSTINGS_TOPIC, EventData
@@ -27,20 +28,28 @@ def subscribe_all(
     emails: Emails,
     on_recorded: Callable[[], None],
 ) -> None:
-    """``on_recorded`` is called after each batch: it may have recorded emails to send."""
+    """``on_recorded`` is called when emails may have been recorded, to send them soon."""
 
-    def applying(consumer: str) -> BatchHandler:
-        async def apply(events: Sequence[Event[EventData]]) -> None:
-            await service.apply_events(
-                pool=database.pool,
-                emails=emails,
-                consumer=consumer,
-                events=events,
-                max_jobs=settings.max_jobs_per_email,
-            )
-            on_recorded()
+    async def on_candidate_events(events: Sequence[Event[EventData]]) -> None:
+        batch = partial(
+            Batch,
+            emails=emails,
+            consumer=CANDIDATES,
+            max_jobs=settings.max_jobs_per_email,
+            window_seconds=settings.alert_window_seconds,
+        )
+        await apply_candidate_events(pool=database.pool, batch=batch, events=events)
+        on_recorded()
 
-        return apply
+    async def on_job_events(events: Sequence[Event[EventData]]) -> None:
+        await apply_job_events(
+            pool=database.pool,
+            consumer=JOBS,
+            events=events,
+            window_seconds=settings.alert_window_seconds,
+        )
 
-    for topic, name in ((CANDIDATES_TOPIC, CANDIDATES), (POSTINGS_TOPIC, JOBS)):
-        subscribe(broker, settings, topic=topic, name=name, handler=applying(name))
+    subscribe(
+        broker, settings, topic=CANDIDATES_TOPIC, name=CANDIDATES, handler=on_candidate_events
+    )
+    subscribe(broker, settings, topic=POSTINGS_TOPIC, name=JOBS, handler=on_job_events)

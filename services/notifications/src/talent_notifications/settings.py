@@ -1,6 +1,7 @@
+from pathlib import Path
 from typing import ClassVar
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from talent_shared.settings import ServiceSettings
 
@@ -29,3 +30,38 @@ class NotificationsSettings(ServiceSettings):
     # The mailto of List-Unsubscribe; empty: unsubscribe@<domain of MAIL_FROM>.
     unsubscribe_mailto: str = ""
     max_jobs_per_email: int = Field(default=10, ge=1, le=10)
+    # How long a delivery stays leased to the worker that took it; past it, another may send it.
+    # None: three SMTP timeouts and 30 s, past any send.
+    delivery_lease_seconds: float | None = Field(default=None, gt=0)
+    # Coalesced instant alerts: the first unsent match opens a window this long; every match
+    # before it closes goes in the same alert. At most this many alert emails a day per
+    # candidate (UTC); the windows are checked this often.
+    alert_window_seconds: float = Field(default=300.0, ge=0)
+    alert_daily_cap: int = Field(default=3, ge=1)
+    alert_check_seconds: float = Field(default=5.0, gt=0)
+    # The envelope sender of every email, made per delivery (VERP): bounces+<delivery id>@...
+    # Empty: the address of MAIL_FROM.
+    bounce_address: str = ""
+    # DKIM signing, on when all three are set.
+    dkim_private_key_file: Path | None = None
+    dkim_domain: str = ""
+    dkim_selector: str = ""
+
+    @model_validator(mode="after")
+    def _dkim_is_all_or_nothing(self) -> "NotificationsSettings":
+        given = [bool(self.dkim_private_key_file), bool(self.dkim_domain), bool(self.dkim_selector)]
+        if any(given) and not all(given):
+            raise ValueError(
+                "DKIM_PRIVATE_KEY_FILE, DKIM_DOMAIN and DKIM_SELECTOR go together, or none"
+            )
+        if self.bounce_address and "@" not in self.bounce_address:
+            raise ValueError(
+                "BOUNCE_ADDRESS must be an address, such as bounces@careers.example.org"
+            )
+        return self
+
+    def lease_seconds(self) -> float:
+        """How long a claimed delivery stays out of other workers' reach."""
+        if self.delivery_lease_seconds is not None:
+            return self.delivery_lease_seconds
+        return self.smtp_timeout_seconds * 3 + 30

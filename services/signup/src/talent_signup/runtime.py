@@ -4,7 +4,7 @@ from typing import ClassVar
 from talent_shared.background import BackgroundLoop
 from talent_shared.events import CANDIDATES_TOPIC
 from talent_shared.runtime import Runtime
-from talent_signup import service
+from talent_signup import handlers, service
 from talent_signup.settings import SignupSettings
 
 EXPIRED_PENDING_BATCH = 100
@@ -24,6 +24,7 @@ class SignupRuntime(Runtime[SignupSettings]):
                 interval_seconds=settings.signup_housekeeping_seconds,
             )
         )
+        handlers.subscribe_all(self.broker, settings, database=self.database, relay=self.relay)
 
     async def keep_house(self) -> bool:
         """Prune ended rate-limit windows and erase expired pending sign-ups; True when a full
