@@ -9,8 +9,8 @@ from aiokafka import AIOKafkaProducer
 
 from bench.common import JobsUnderBench, Options, WrkResult, percentile, run_wrk, timed_concurrently
 from bench.table import Goal, Row
+from devsupport.infra import kafka_bootstrap
 from talent_shared.events import VIEWS_TOPIC, JobViewed, new_event
-from tests.support.infra import KAFKA_BOOTSTRAP
 
 # One job view per request, from 500 visitors (the freshness measure uses it as its load too).
 SINGLE_VIEW_SCRIPT = """wrk.method = "POST"
@@ -88,7 +88,7 @@ async def raw_producer(
     ``events_per_request`` events per request and awaiting all their acks."""
     concurrency = options.concurrency if events_per_request == 1 else BATCH_CONCURRENCY
     producer = AIOKafkaProducer(
-        bootstrap_servers=KAFKA_BOOTSTRAP, acks="all", enable_idempotence=True, linger_ms=5
+        bootstrap_servers=kafka_bootstrap(), acks="all", enable_idempotence=True, linger_ms=5
     )
     await producer.start()
     payload = new_event(

@@ -17,7 +17,7 @@ from bench.common import JobsUnderBench, Options, _post_jobs
 from bench.pauses import PauseProbe
 from bench.projector import catch_up
 from bench.table import Goal, Row
-from tests.support.infra import REPO_ROOT
+from devsupport.infra import REPO_ROOT
 
 RATE = 1000
 LIST_LENGTH = 50

@@ -11,8 +11,9 @@ from urllib.parse import parse_qs, urlparse
 import asyncpg
 import pytest
 
+from devsupport.services import ADMIN_HEADERS
 from talent_shared.events import CANDIDATES_TOPIC, CandidateSignedUp, new_event
-from tests.support.fixtures import ADMIN_HEADERS, Stack
+from tests.support.fixtures import Stack
 from tests.support.flows import (
     all_known,
     deliveries,

@@ -24,9 +24,10 @@ import httpx
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
+from devsupport.infra import REPO_ROOT, port_answers
+from devsupport.ports import free_port
 from talent_shared.events import TOPICS
-from tests.support.infra import REPO_ROOT, eventually, port_answers
-from tests.support.processes import free_port
+from tests.support.infra import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 

@@ -13,10 +13,10 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from faststream.kafka import KafkaBroker
 
+from devsupport.infra import kafka_bootstrap
 from talent_shared.events import VIEWS_TOPIC, JobViewed, new_event
 from talent_shared.kafka import PublishFailedError, publish_events
 from talent_shared.record_batches import RecordBatches
-from tests.support.infra import kafka_bootstrap
 from tests.support.kafka import Record, read_until, topic_reader
 
 pytestmark = pytest.mark.integration

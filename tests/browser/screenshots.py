@@ -10,9 +10,9 @@ from pathlib import Path
 import httpx
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from devsupport.infra import REPO_ROOT
 from tests.browser.links import manage_link, sign_up
 from tests.browser.stack import CareersStack, careers_stack, launch_chromium
-from tests.support.infra import REPO_ROOT
 
 SCREENSHOTS = REPO_ROOT / "docs" / "screenshots"
 VIEWPORTS = {"": {"width": 1280, "height": 900}, "-phone": {"width": 390, "height": 844}}

@@ -8,7 +8,7 @@ import jsonschema
 import pytest
 import yaml
 
-from tests.support.infra import REPO_ROOT
+from devsupport.infra import REPO_ROOT
 
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
 SCHEMA_FILE = REPO_ROOT / ".local" / "tools" / "compose-spec.json"

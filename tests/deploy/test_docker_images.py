@@ -8,8 +8,8 @@ import psutil
 import pytest
 
 from deploy.docker import images
+from devsupport.infra import REPO_ROOT
 from tests.support import containers
-from tests.support.infra import REPO_ROOT
 
 DOCKERFILE = (REPO_ROOT / "Dockerfile").read_text()
 FINAL_STAGE = re.split(r"^FROM ", DOCKERFILE, flags=re.MULTILINE)[-1]

@@ -35,11 +35,11 @@ from deploy.gateway.routes import (
     ingress_manifest,
     site_config,
 )
+from devsupport.infra import REPO_ROOT
+from devsupport.ports import free_port
 from talent_jobs.app import create_app as create_jobs_app
 from talent_notifications.app import create_app as create_notifications_app
 from talent_signup.app import create_app as create_signup_app
-from tests.support.infra import REPO_ROOT
-from tests.support.processes import free_port
 
 REGENERATE = "regenerate with: python -m deploy.gateway.routes"
 # A path of each page of the route table (a pattern page's path is an example of it).

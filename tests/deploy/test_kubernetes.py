@@ -8,7 +8,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from tests.support.infra import REPO_ROOT
+from devsupport.infra import REPO_ROOT
 
 KUSTOMIZE = REPO_ROOT / ".local" / "tools" / "bin" / "kustomize"
 KUBERNETES_VERSION = "1.37.0"

@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
+from devsupport.services import ADMIN_HEADERS
 from services.jobs.tests.helpers import new_visitor, post_job, wait_for_recently_viewed
 from talent_shared.events import POSTINGS_TOPIC
-from tests.support.fixtures import ADMIN_HEADERS
 from tests.support.infra import eventually, infra
 from tests.support.kafka import read_until, topic_reader
 

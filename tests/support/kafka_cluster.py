@@ -20,8 +20,8 @@ from pathlib import Path
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
-from tests.support.infra import REPO_ROOT
-from tests.support.processes import free_port
+from devsupport.infra import REPO_ROOT
+from devsupport.ports import free_port
 
 KAFKA_LIBS = REPO_ROOT / ".local" / "kafka" / "libs"  # fetched by `infra.sh start kafka`
 KAFKA_POM = REPO_ROOT / "deploy" / "local" / "kafka" / "pom.xml"

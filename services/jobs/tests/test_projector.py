@@ -9,10 +9,10 @@ import httpx
 import pytest
 from prometheus_client import REGISTRY
 
+from devsupport.services import ADMIN_HEADERS
 from services.jobs.tests.helpers import new_visitor, post_job, wait_for_recently_viewed
 from talent_jobs.handlers import RECENTLY_VIEWED
 from talent_shared.events import VIEWS_TOPIC, JobViewed, new_event
-from tests.support.fixtures import ADMIN_HEADERS
 from tests.support.infra import eventually
 from tests.support.kafka import raw_producer
 

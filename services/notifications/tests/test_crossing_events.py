@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from devsupport.databases import migrated_pool
 from services.notifications.tests.events import erased, job_event, signed_up
 from talent_notifications import service
 from talent_notifications.emails import Emails
@@ -26,7 +27,6 @@ from talent_shared.events import (
     new_event,
 )
 from tests.support.crossing import Work, cross
-from tests.support.infra import migrated_pool
 
 pytestmark = pytest.mark.integration
 

@@ -7,13 +7,13 @@ from collections.abc import AsyncIterator, Sequence
 import asyncpg
 import pytest
 
+from devsupport.databases import migrated_pool
 from services.notifications.tests.events import erased, job_event, signed_up
 from talent_notifications import service
 from talent_notifications.emails import Emails
 from talent_notifications.settings import NotificationsSettings
 from talent_shared.db import Pool
 from talent_shared.events import Event
-from tests.support.infra import migrated_pool
 
 pytestmark = pytest.mark.integration
 
