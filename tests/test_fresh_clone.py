@@ -72,7 +72,8 @@ def clone_environment(infra_ports: dict[str, int], http_ports: dict[str, int]) -
 
 
 def clusters_outside(root: Path) -> list[Path]:
-    """Cluster directories infra.sh made outside the checkout for ``root`` (see its header)."""
+    """Cluster directories the runner made outside the checkout for ``root`` (see
+    deploy/local/postgres_cluster.py)."""
     try:
         home = Path(os.path.expanduser("~postgres"))
     except KeyError:
@@ -196,14 +197,7 @@ def test_as_root_the_database_cluster_lives_where_its_server_user_can_reach_it(
 ) -> None:
     [outside] = clusters_outside(clone_up.root)
     assert (outside / "data" / "PG_VERSION").is_file()
-    status = subprocess.run(
-        ["bash", "deploy/local/infra.sh", "status"],
-        cwd=clone_up.root,
-        env=clone_up.env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    status = clone_up.make("status")
     assert f"data {outside}/data" in status.stdout
     assert not (clone_up.root / ".local" / "postgres" / "data").exists()
 

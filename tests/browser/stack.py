@@ -1,6 +1,6 @@
 """The careers site as `make up` starts it, on free ports: the three services as processes on the
 shared Kafka and PostgreSQL (fresh databases), an SMTP server the test reads, and the gateway
-started by deploy/gateway/local.py. Used by the browser tests and by `make screenshots`."""
+started by deploy/local/gateway.py. Used by the browser tests and by `make screenshots`."""
 
 import asyncio
 import threading
@@ -17,7 +17,8 @@ import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from playwright.sync_api import Browser, Playwright
 
-from deploy.gateway.local import Gateway, ensure_debian_package
+from deploy.local.apt import ensure_debian_package
+from deploy.local.gateway import Gateway
 from devsupport.databases import fresh_database
 from devsupport.infra import kafka_bootstrap, require_infrastructure
 from devsupport.kafka import partitions_of

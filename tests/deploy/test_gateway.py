@@ -19,7 +19,6 @@ import pytest
 import yaml
 from fastapi import FastAPI
 
-from deploy.gateway.local import Gateway, ensure_debian_package
 from deploy.gateway.routes import (
     API_ROUTES,
     COMPOSE_CONFIG,
@@ -35,6 +34,8 @@ from deploy.gateway.routes import (
     ingress_manifest,
     site_config,
 )
+from deploy.local.apt import ensure_debian_package
+from deploy.local.gateway import Gateway
 from devsupport.infra import REPO_ROOT
 from devsupport.ports import free_port
 from talent_jobs.app import create_app as create_jobs_app

@@ -20,7 +20,7 @@ GRACEFUL_TIMEOUT_SECONDS = 15
 
 def build(path: str) -> list[dict[str, Any]]:
     if not KUSTOMIZE.exists():
-        pytest.fail("kustomize missing: run `make test` (deploy/local/tools.sh installs it)")
+        pytest.fail("kustomize missing: `make test` (python -m deploy.local tools) installs it")
     output = subprocess.run(
         [str(KUSTOMIZE), "build", str(REPO_ROOT / "deploy" / "k8s" / path)],
         check=True,

@@ -1,5 +1,5 @@
 """The broker stops and comes back: job views answer 503 quickly, readiness follows, and
-everything recovers without restarting the service (real broker, stopped with infra.sh)."""
+everything recovers without restarting the service (real broker, stopped by the local runner)."""
 
 import asyncio
 import time

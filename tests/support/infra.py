@@ -3,14 +3,15 @@ and waiting for what eventually holds. Where it is lives in devsupport.infra."""
 
 import asyncio
 import subprocess
+import sys
 
 from devsupport.infra import REPO_ROOT
 
 
 def infra(*args: str) -> None:
-    """Run deploy/local/infra.sh (used by tests that stop and start a real broker)."""
-    script = REPO_ROOT / "deploy" / "local" / "infra.sh"
-    subprocess.run(["bash", str(script), *args], check=True, capture_output=True)
+    """``python -m deploy.local infra ...`` (tests that stop, kill and start a real broker)."""
+    command = [sys.executable, "-m", "deploy.local", "infra", *args]
+    subprocess.run(command, cwd=REPO_ROOT, check=True, capture_output=True)
 
 
 async def eventually(check, *, timeout: float = 10.0, interval: float = 0.1):  # type: ignore[no-untyped-def]

@@ -8,11 +8,10 @@ caller owns, and :func:`kafka_cluster` stops every node it started.
 """
 
 import asyncio
-import base64
 import subprocess
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
 from devsupport.infra import REPO_ROOT
+from devsupport.kafka import new_cluster_id
 from devsupport.ports import free_port
 
 KAFKA_LIBS = REPO_ROOT / ".local" / "kafka" / "libs"  # fetched by `infra.sh start kafka`
@@ -52,18 +52,6 @@ group.initial.rebalance.delay.ms=0
 broker.heartbeat.interval.ms=1000
 broker.session.timeout.ms=4000
 """
-
-
-def new_cluster_id(random_bytes: Callable[[], bytes] = lambda: uuid.uuid4().bytes) -> str:
-    """A KRaft cluster id: URL-safe base64 of 16 random bytes, never starting with "-".
-
-    Kafka's own ``Uuid.randomUuid`` draws again for a leading dash, because the storage
-    tool's argument parser would take such an id for an option (1 draw in 64).
-    """
-    while True:
-        cluster_id = base64.urlsafe_b64encode(random_bytes()).rstrip(b"=").decode()
-        if not cluster_id.startswith("-"):
-            return cluster_id
 
 
 @dataclass
