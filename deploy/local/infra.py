@@ -5,7 +5,7 @@ from typing import Protocol
 
 from deploy.local.config import Config, RunnerError
 from deploy.local.daemons import exclusive
-from deploy.local.kafka import Kafka
+from deploy.local.kafka_broker import Kafka
 from deploy.local.postgres import Postgres
 from deploy.local.smtp import Smtp
 

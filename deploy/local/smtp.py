@@ -12,10 +12,11 @@ from deploy.local.config import Config, RunnerError, host_port, say
 from deploy.local.daemons import Daemon, port_answers, wait_until
 
 
-@dataclass(frozen=True)
+@dataclass
 class Smtp:
     config: Config
     name: str = "smtp"
+    launched: bool = False  # by this runner, now (else it was running already)
 
     @property
     def maildir(self) -> Path:
@@ -48,6 +49,7 @@ class Smtp:
         sink = [sys.executable, "-m", "aiosmtpd", "-n", "-d", "-l", listen]
         sink += ["-c", "aiosmtpd.handlers.Mailbox", str(self.maildir)]
         self.daemon.launch(sink, {**os.environ, "PYTHONUNBUFFERED": "1"})
+        self.launched = True
 
     def wait_ready(self) -> None:
         seconds = wait_until(
@@ -57,8 +59,13 @@ class Smtp:
             alive=lambda: self.daemon.process() is not None,
             logs=[self.daemon.output],
         )
+        process = self.daemon.process()
+        pid = process.pid if process else "?"
+        if not self.launched:
+            say("smtp", f"already running (pid {pid})")
+            return
         maildir = self.config.relative(self.maildir)
-        say("smtp", f"ready on {self._address} (Maildir {maildir}, {seconds:.0f} s)")
+        say("smtp", f"ready on {self._address} (pid {pid}, Maildir {maildir}, {seconds:.0f} s)")
 
     def stop(self) -> None:
         say("smtp", self.daemon.stop())

@@ -71,10 +71,11 @@ def need_java() -> None:
         raise RunnerError(f"Kafka 4.1 needs Java 17+, but java is {version.splitlines()[:1]}")
 
 
-@dataclass(frozen=True)
+@dataclass
 class Kafka:
     config: Config
     name: str = "kafka"
+    launched: bool = False  # by this runner, now (else it was running already)
 
     @property
     def directory(self) -> Path:
@@ -112,6 +113,7 @@ class Kafka:
         self.log_offset.write_text(str(self.log.stat().st_size if self.log.exists() else 0))
         java = java_command(libs, self.directory, "kafka.Kafka", str(properties))
         pid = self.daemon.launch(java)
+        self.launched = True
         say("kafka", f"launched (pid {pid}), waiting for it on {self.config.kafka_bootstrap}...")
 
     def wait_ready(self) -> None:
@@ -124,7 +126,10 @@ class Kafka:
         )
         process = self.daemon.process()
         pid = process.pid if process else "?"
-        say("kafka", f"ready on {self.config.kafka_bootstrap} (pid {pid}, {seconds:.0f} s)")
+        if self.launched:
+            say("kafka", f"ready on {self.config.kafka_bootstrap} (pid {pid}, {seconds:.0f} s)")
+        else:
+            say("kafka", f"already running (pid {pid})")
 
     def stop(self) -> None:
         say("kafka", self.daemon.stop())
