@@ -108,7 +108,7 @@ class Kafka:
                 raise RunnerError(
                     f"kafka: port {port} is used by a process the runner did not start"
                 )
-        properties = self._render_properties()
+        properties = self.render_properties()
         self._format_storage(libs, properties)
         self.log_offset.write_text(str(self.log.stat().st_size if self.log.exists() else 0))
         java = java_command(libs, self.directory, "kafka.Kafka", str(properties))
@@ -157,7 +157,7 @@ class Kafka:
             log.seek(offset)
             return STARTED_LINE in log.read()
 
-    def _render_properties(self) -> Path:
+    def render_properties(self) -> Path:
         """The template's variable parts: the data folder (an absolute path) and the addresses."""
         config = self.config
         values = {
