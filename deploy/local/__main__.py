@@ -24,8 +24,10 @@ from deploy.local.services import Service, services, start_services, stop_servic
 from deploy.local.tools import install_tools
 
 
-def gateway(config: Config) -> Gateway:
-    ports = {service.name: service.settings().http_port for service in services(config)}
+def gateway(config: Config, *, routed: bool = True) -> Gateway:
+    """The local gateway, routing to the services' ports (from their settings) when ``routed``:
+    stopping it or reporting on it needs none, so a setting the services refuse cannot stop it."""
+    ports = {s.name: s.settings().http_port for s in services(config)} if routed else {}
     return Gateway(config.gateway_port, config.local, ports, host=config.bind_host)
 
 
@@ -51,7 +53,7 @@ def down(config: Config) -> None:
     """Everything `make up` or `make test` started, the infrastructure even when a step
     before it failed."""
     failed = []
-    for step in (gateway(config).stop, lambda: stop_services(config)):
+    for step in (gateway(config, routed=False).stop, lambda: stop_services(config)):
         try:
             step()
         except RunnerError as error:
@@ -64,7 +66,7 @@ def down(config: Config) -> None:
 
 def status(config: Config) -> None:
     lines = [service.status() for service in services(config)]
-    lines += [gateway(config).status(), *infra.status(config)]
+    lines += [gateway(config, routed=False).status(), *infra.status(config)]
     print("\n".join(lines))
 
 
@@ -99,18 +101,22 @@ COMMANDS: dict[str, Callable[[Config], None]] = {
     "services stop": stop_services,
     "services status": lambda config: print("\n".join(s.status() for s in services(config))),
     "gateway start": lambda config: gateway(config).start(),
-    "gateway stop": lambda config: gateway(config).stop(),
-    "gateway status": lambda config: print(gateway(config).status()),
+    "gateway stop": lambda config: gateway(config, routed=False).stop(),
+    "gateway status": lambda config: print(gateway(config, routed=False).status()),
     "gateway install": lambda config: install_browser_packages(),
 }
 
 
 def main(arguments: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m deploy.local", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m deploy.local",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument(
         "command", choices=sorted({c.split()[0] for c in COMMANDS} | {"infra", "test"})
     )
-    parser.add_argument("rest", nargs=argparse.REMAINDER)
+    parser.add_argument("rest", nargs=argparse.REMAINDER, metavar="arguments")
     parsed = parser.parse_args(arguments)
     try:
         config = Config.from_environment()

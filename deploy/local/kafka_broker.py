@@ -49,6 +49,7 @@ def kafka_libs(local: Path) -> Path:
     if not shutil.which("mvn"):
         raise RunnerError("mvn not found: it fetches the Kafka jars once (apt-get install maven)")
     say("kafka", f"resolving the jars with Maven into {libs} (first start only)...")
+    libs.parent.mkdir(parents=True, exist_ok=True)
     partial, log = libs.with_name("libs.partial"), libs.with_name("mvn.log")
     shutil.rmtree(partial, ignore_errors=True)
     command = ["mvn", "-B", "-Dstyle.color=never", "-f", str(KAFKA_POM)]
