@@ -3,13 +3,13 @@ a pid file checked against the process's command line, stopped with TERM then KI
 
 import contextlib
 import fcntl
-import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import psutil
 
 from deploy.local.config import RunnerError
@@ -71,11 +71,11 @@ class Daemon:
         return f"killed (SIGKILL, pid {process.pid})"
 
 
-def port_answers(host: str, port: int) -> bool:
+def answers_ok(url: str) -> bool:
+    """Whether ``url`` answers 200 (a readiness or health probe)."""
     try:
-        with socket.create_connection((host, port), timeout=2):
-            return True
-    except OSError:
+        return httpx.get(url, timeout=3).status_code == 200
+    except httpx.HTTPError:
         return False
 
 

@@ -11,12 +11,10 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
 from deploy.gateway.routes import TEMP_KINDS, WEB_ROOT, server_config
 from deploy.local.apt import ensure_debian_package
 from deploy.local.config import RunnerError, host_port, reachable_address, say
-from deploy.local.daemons import Daemon, wait_until
+from deploy.local.daemons import Daemon, answers_ok, wait_until
 from devsupport.processes import stop
 
 READY_TIMEOUT_SECONDS = 20.0
@@ -103,7 +101,7 @@ class Gateway:
 
     def wait_ready(self) -> None:
         wait_until(
-            self._answers,
+            lambda: answers_ok(f"{self.url}/healthz"),
             what="gateway",
             timeout=READY_TIMEOUT_SECONDS,
             alive=lambda: self.daemon.process() is not None,
@@ -125,12 +123,6 @@ class Gateway:
         process = self.daemon.process()
         state = f"running  pid {process.pid:<7} {self.url}" if process else "stopped"
         return f"{'gateway:':<14} {state}"
-
-    def _answers(self) -> bool:
-        try:
-            return httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200
-        except httpx.HTTPError:
-            return False
 
     def _nginx(self, arguments: list[str]) -> None:
         # Not captured: the daemon it starts could hold a pipe open.

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from deploy.local.config import Config, RunnerError, host_port, say
-from deploy.local.daemons import Daemon, log_tail, port_answers, wait_until
+from deploy.local.daemons import Daemon, log_tail, wait_until
+from devsupport.infra import port_answers
 from devsupport.kafka import new_cluster_id
 
 HERE = Path(__file__).parent / "kafka"

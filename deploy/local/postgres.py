@@ -12,9 +12,10 @@ from urllib.parse import urlsplit
 import asyncpg
 
 from deploy.local.config import Config, RunnerError, say
-from deploy.local.daemons import Daemon, log_tail, port_answers, wait_until
+from deploy.local.daemons import Daemon, log_tail, wait_until
 from deploy.local.postgres_cluster import Cluster, find_cluster
 from deploy.local.services import SERVICE_SETTINGS
+from devsupport.infra import port_answers
 from devsupport.processes import kill_tree
 
 OBJECTS_SQL = Path(__file__).with_name("postgres_objects.sql")

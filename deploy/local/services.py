@@ -8,11 +8,10 @@ import sys
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-import httpx
 from pydantic import ValidationError
 
 from deploy.local.config import Config, RunnerError, host_port, reachable_address, say
-from deploy.local.daemons import Daemon, wait_until
+from deploy.local.daemons import Daemon, answers_ok, wait_until
 from talent_jobs.settings import JobsSettings
 from talent_notifications.settings import NotificationsSettings
 from talent_shared.settings import ServiceSettings
@@ -87,7 +86,7 @@ class Service:
 
     def wait_ready(self, timeout: float) -> None:
         wait_until(
-            self._ready,
+            lambda: answers_ok(f"{self.url}/readyz"),
             what=self.name,
             timeout=timeout,
             alive=lambda: self.daemon.process() is not None,
@@ -101,12 +100,6 @@ class Service:
         process = self.daemon.process()
         state = f"running  pid {process.pid:<7} {self.url}" if process else "stopped"
         return f"{self.name + ':':<14} {state}"
-
-    def _ready(self) -> bool:
-        try:
-            return httpx.get(f"{self.url}/readyz", timeout=3).status_code == 200
-        except httpx.HTTPError:
-            return False
 
 
 def services(config: Config) -> list[Service]:

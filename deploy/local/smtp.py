@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from deploy.local.config import Config, RunnerError, host_port, say
-from deploy.local.daemons import Daemon, port_answers, wait_until
+from deploy.local.daemons import Daemon, wait_until
+from devsupport.infra import port_answers
 
 
 @dataclass
