@@ -11,7 +11,9 @@ from devsupport.infra import REPO_ROOT
 def infra(*args: str) -> None:
     """``python -m deploy.local infra ...`` (tests that stop, kill and start a real broker)."""
     command = [sys.executable, "-m", "deploy.local", "infra", *args]
-    subprocess.run(command, cwd=REPO_ROOT, check=True, capture_output=True)
+    done = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"infra {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
 
 
 async def eventually(check, *, timeout: float = 10.0, interval: float = 0.1):  # type: ignore[no-untyped-def]
