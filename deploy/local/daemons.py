@@ -35,9 +35,13 @@ class Daemon:
             return None
         return process if is_running(process) and self.marker in command else None
 
-    def launch(self, command: list[str], environment: dict[str, str] | None = None) -> int:
+    def launch(
+        self, command: list[str], environment: dict[str, str] | None = None
+    ) -> psutil.Process:
         """Start ``command`` detached: its own session (the caller's Ctrl-C or the end of its
-        process group does not take it down), no stdin, output appended to ``output``."""
+        process group does not take it down), no stdin, output appended to ``output``. Wait
+        on the process returned, not on :meth:`process`: right after the exec, the new
+        program's command line reads empty for a moment."""
         self.output.parent.mkdir(parents=True, exist_ok=True)
         self.pid_file.parent.mkdir(parents=True, exist_ok=True)
         with self.output.open("ab") as output:
@@ -50,7 +54,7 @@ class Daemon:
                 start_new_session=True,
             )
         self.pid_file.write_text(f"{child.pid}\n")
-        return child.pid
+        return psutil.Process(child.pid)
 
     def stop(self) -> str:
         """TERM, then KILL past the bound; what happened, for the caller to say."""
@@ -95,14 +99,14 @@ def wait_until(
     *,
     what: str,
     timeout: float,
-    alive: Callable[[], bool],
+    process: psutil.Process | None,
     logs: list[Path],
 ) -> float:
     """Poll ``ready`` until it holds (seconds it took); fail, with the logs' last lines, when
-    ``alive`` stops holding or ``timeout`` passes."""
+    ``process`` (if given) ends or ``timeout`` passes."""
     started = time.monotonic()
     while not ready():
-        if not alive():
+        if process is not None and not is_running(process):
             raise RunnerError(f"{what} exited during start\n{_tails(logs)}")
         if time.monotonic() - started > timeout:
             raise RunnerError(f"{what} not ready after {timeout:.0f} s\n{_tails(logs)}")

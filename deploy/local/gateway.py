@@ -104,7 +104,7 @@ class Gateway:
             lambda: answers_ok(f"{self.url}/healthz"),
             what="gateway",
             timeout=READY_TIMEOUT_SECONDS,
-            alive=lambda: self.daemon.process() is not None,
+            process=None,  # nginx forks its master and returns: the pid file comes later
             logs=[self.error_log],
         )
         say("gateway", f"ready, the careers site is {self.url}")

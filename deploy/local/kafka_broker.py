@@ -10,6 +10,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
+
 from deploy.local.config import Config, RunnerError, host_port, say
 from deploy.local.daemons import Daemon, log_tail, wait_until
 from devsupport.infra import port_answers
@@ -77,6 +79,7 @@ def need_java() -> None:
 class Kafka:
     config: Config
     name: str = "kafka"
+    process: psutil.Process | None = None  # the broker launch() started or found
     launched: bool = False  # by this runner, now (else it was running already)
 
     @property
@@ -100,7 +103,8 @@ class Kafka:
 
     def launch(self) -> None:
         """Start the JVM (it takes longest: the other parts start while it comes up)."""
-        if self.daemon.process() is not None:
+        self.process = self.daemon.process()
+        if self.process is not None:
             return
         self.directory.mkdir(parents=True, exist_ok=True)
         need_java()
@@ -114,20 +118,19 @@ class Kafka:
         self._format_storage(libs, properties)
         self.log_offset.write_text(str(self.log.stat().st_size if self.log.exists() else 0))
         java = java_command(libs, self.directory, "kafka.Kafka", str(properties))
-        pid = self.daemon.launch(java)
-        self.launched = True
-        say("kafka", f"launched (pid {pid}), waiting for it on {self.config.kafka_bootstrap}...")
+        self.process, self.launched = self.daemon.launch(java), True
+        address = self.config.kafka_bootstrap
+        say("kafka", f"launched (pid {self.process.pid}), waiting for it on {address}...")
 
     def wait_ready(self) -> None:
         seconds = wait_until(
             self._ready,
             what="kafka",
             timeout=self.config.start_timeout,
-            alive=lambda: self.daemon.process() is not None,
+            process=self.process,
             logs=[self.daemon.output, self.log],
         )
-        process = self.daemon.process()
-        pid = process.pid if process else "?"
+        pid = self.process.pid if self.process else "?"
         if self.launched:
             say("kafka", f"ready on {self.config.kafka_bootstrap} (pid {pid}, {seconds:.0f} s)")
         else:

@@ -10,6 +10,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import asyncpg
+import psutil
 
 from deploy.local.config import Config, RunnerError, say
 from deploy.local.daemons import Daemon, log_tail, wait_until
@@ -49,7 +50,7 @@ class Postgres:
         cluster = find_cluster(self.config, install=True)
         assert cluster is not None  # installed, or find_cluster raised
         if (process := self._server(cluster).process()) is not None:
-            self._wait_answering(cluster)
+            self._wait_answering(cluster, process)
             self._ensure_objects(cluster)
             say("postgres", f"already running (pid {process.pid})")
         elif self._answers(cluster):
@@ -125,12 +126,12 @@ class Postgres:
         ready = [cluster.binary("pg_isready"), "-q", "-h", host, "-p", port, "-t", "2"]
         return subprocess.run(ready).returncode == 0
 
-    def _wait_answering(self, cluster: Cluster) -> None:
+    def _wait_answering(self, cluster: Cluster, server: psutil.Process) -> None:
         wait_until(
             lambda: self._answers(cluster),
             what="postgres",
             timeout=self.config.start_timeout,
-            alive=lambda: self._server(cluster).process() is not None,
+            process=server,
             logs=[cluster.log],
         )
 

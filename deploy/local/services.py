@@ -8,6 +8,7 @@ import sys
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+import psutil
 from pydantic import ValidationError
 
 from deploy.local.config import Config, RunnerError, host_port, reachable_address, say
@@ -75,21 +76,23 @@ class Service:
         log = local / "logs" / f"{self.name}.log"
         return Daemon(self.name, local / "run" / f"{self.name}.pid", f"talent_{self.name}", log)
 
-    def start(self) -> None:
+    def start(self) -> psutil.Process:
+        """The service's process: the one running, or a new one."""
         if (process := self.daemon.process()) is not None:
             say("services", f"{self.name} already running (pid {process.pid})")
-            return
+            return process
         command = [sys.executable, "-m", f"talent_{self.name}", "serve"]
-        pid = self.daemon.launch(command, self.environment())
+        process = self.daemon.launch(command, self.environment())
         log = self.config.relative(self.daemon.output)
-        say("services", f"{self.name} starting (pid {pid}, log {log})")
+        say("services", f"{self.name} starting (pid {process.pid}, log {log})")
+        return process
 
-    def wait_ready(self, timeout: float) -> None:
+    def wait_ready(self, process: psutil.Process, timeout: float) -> None:
         wait_until(
             lambda: answers_ok(f"{self.url}/readyz"),
             what=self.name,
             timeout=timeout,
-            alive=lambda: self.daemon.process() is not None,
+            process=process,
             logs=[self.daemon.output],
         )
 
@@ -108,10 +111,9 @@ def services(config: Config) -> list[Service]:
 
 def start_services(config: Config) -> None:
     timeout = float(os.environ.get("READY_TIMEOUT") or 90)
-    for service in services(config):
-        service.start()
-    for service in services(config):
-        service.wait_ready(timeout)
+    started = {service: service.start() for service in services(config)}
+    for service, process in started.items():
+        service.wait_ready(process, timeout)
     say("services", "all services ready")
     for service in services(config):
         print(f"  {service.name:<14} {service.url}   docs {service.url}/docs", flush=True)

@@ -8,6 +8,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
+
 from deploy.local.config import Config, RunnerError, host_port, say
 from deploy.local.daemons import Daemon, wait_until
 from devsupport.infra import port_answers
@@ -17,6 +19,7 @@ from devsupport.infra import port_answers
 class Smtp:
     config: Config
     name: str = "smtp"
+    process: psutil.Process | None = None  # the sink launch() started or found
     launched: bool = False  # by this runner, now (else it was running already)
 
     @property
@@ -37,7 +40,8 @@ class Smtp:
         # would fail.
         for folder in ("cur", "new", "tmp"):
             (self.maildir / folder).mkdir(parents=True, exist_ok=True)
-        if self.daemon.process() is not None:
+        self.process = self.daemon.process()
+        if self.process is not None:
             return
         if importlib.util.find_spec("aiosmtpd") is None:
             raise RunnerError(f"smtp: {sys.executable} cannot import aiosmtpd (run `make sync`)")
@@ -49,7 +53,7 @@ class Smtp:
         listen = host_port(self.config.bind_host, self.config.smtp_port)
         sink = [sys.executable, "-m", "aiosmtpd", "-n", "-d", "-l", listen]
         sink += ["-c", "aiosmtpd.handlers.Mailbox", str(self.maildir)]
-        self.daemon.launch(sink, {**os.environ, "PYTHONUNBUFFERED": "1"})
+        self.process = self.daemon.launch(sink, {**os.environ, "PYTHONUNBUFFERED": "1"})
         self.launched = True
 
     def wait_ready(self) -> None:
@@ -57,11 +61,10 @@ class Smtp:
             self._greets,
             what="smtp",
             timeout=self.config.start_timeout,
-            alive=lambda: self.daemon.process() is not None,
+            process=self.process,
             logs=[self.daemon.output],
         )
-        process = self.daemon.process()
-        pid = process.pid if process else "?"
+        pid = self.process.pid if self.process else "?"
         if not self.launched:
             say("smtp", f"already running (pid {pid})")
             return
