@@ -40,7 +40,9 @@ class ServerUser:
             postgres = pwd.getpwnam("postgres")
         except KeyError:
             raise RunnerError("there is no `postgres` user (apt-get install postgresql)") from None
-        prefix = ("runuser", "-u", "postgres", "--")
+        # From /: the checkout may be out of its reach, and initdb, pg_ctl and psql complain
+        # about a working directory they cannot enter.
+        prefix = ("runuser", "-u", "postgres", "--", "env", "--chdir=/")
         return cls("postgres", postgres.pw_uid, postgres.pw_gid, Path(postgres.pw_dir), prefix)
 
     def command(self, *arguments: str) -> list[str]:
