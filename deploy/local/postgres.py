@@ -36,6 +36,7 @@ class AppDatabases:
         urls = [
             urlsplit(str(s.model_fields["database_url"].default)) for s in SERVICE_SETTINGS.values()
         ]
+        # One role owns the three databases locally; defaults naming two would stop here.
         [(role, password)] = {(url.username or "", url.password or "") for url in urls}
         return cls(role, password, [url.path.lstrip("/") for url in urls])
 
