@@ -20,44 +20,39 @@ $(UV):
 sync: $(UV) ## install the workspace from uv.lock into .venv
 	$(UV) sync --frozen --quiet
 
-up: sync ## start Kafka, PostgreSQL, the SMTP sink, the three services and the gateway (:8080)
-	bash deploy/local/infra.sh start
-	bash deploy/local/services.sh start
-	.venv/bin/python -m deploy.gateway.local start
-	@$(MAKE) --no-print-directory seed
-	@echo "careers site: http://127.0.0.1:$${GATEWAY_PORT:-8080}"
-	@echo "mail sink: .local/mail (Maildir)   logs: make logs   stop: make down"
+# The local runner (deploy/local, Python): `python -m deploy.local --help` lists what it does.
+RUNNER := .venv/bin/python -m deploy.local
 
-down: ## stop the services and everything `make up` or `make test` started
-	-.venv/bin/python -m deploy.gateway.local stop
-	-bash deploy/local/services.sh stop
-	bash deploy/local/infra.sh stop
+up: sync ## start Kafka, PostgreSQL, the SMTP sink, the three services and the gateway (:8080)
+	@$(RUNNER) up
+
+down: sync ## stop the services and everything `make up` or `make test` started
+	@$(RUNNER) down
 
 seed: ## load the demo job catalogue into the running jobs service (idempotent)
-	@JOBS_URL=http://127.0.0.1:$${JOBS_HTTP_PORT:-$${HTTP_PORT:-8002}} .venv/bin/python deploy/local/seed_jobs.py
+	@$(RUNNER) seed
 
 bench: sync ## every performance figure beside its baseline, as one table
 	@command -v wrk >/dev/null || apt-get install -y -q wrk >/dev/null || \
 		{ echo "bench needs wrk (Debian package wrk)" >&2; exit 1; }
-	bash deploy/local/infra.sh start
-	bash deploy/local/tools.sh
+	$(RUNNER) infra start
+	$(RUNNER) tools
 	.venv/bin/python -m bench
 
 faults: sync ## the fault-injection and robustness suite alone, with its summary table
-	bash deploy/local/infra.sh start
-	bash deploy/local/tools.sh
+	$(RUNNER) infra start
+	$(RUNNER) tools
 	.venv/bin/pytest -m "faults or robustness" tests/faults tests/robustness
 
 status: ## what is running
-	@bash deploy/local/services.sh status; .venv/bin/python -m deploy.gateway.local status
-	@bash deploy/local/infra.sh status
+	@$(RUNNER) status
 
 browser: sync ## the real-Chromium suite alone: the careers site through the gateway
-	bash deploy/local/infra.sh start
+	$(RUNNER) infra start
 	$(UV) run --frozen pytest -m browser tests/browser
 
 screenshots: sync ## remake docs/screenshots/*.png of the careers site
-	bash deploy/local/infra.sh start
+	$(RUNNER) infra start
 	.venv/bin/python -m tests.browser.screenshots
 
 compose-up: sync ## Docker: engine and plugins when missing, the images, the compose stack (health-gated)
@@ -78,7 +73,7 @@ test-containers: sync ## the shared integration and email end-to-end tests on te
 	TEST_INFRA=containers .venv/bin/pytest -m "integration" shared/tests tests/test_emails_end_to_end.py
 
 logs: ## follow the services' logs
-	@tail -n 50 -F .local/logs/*.log
+	@$(RUNNER) logs
 
 lint: sync ## ruff and mypy
 	$(UV) run --frozen ruff check .
@@ -93,4 +88,4 @@ test: sync ## every test, each stage timed: lint, native, compose end to end, te
 	bash deploy/test_stages.sh
 
 test-native: sync ## the native tests alone (starts the local infrastructure when needed)
-	bash deploy/local/test.sh
+	$(RUNNER) test

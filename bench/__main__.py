@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench import email, freshness, ingest, projector, reads
 from bench.common import JobsUnderBench, MemorySampler, Options, jobs_under_bench
 from bench.table import Goal, Row, render
-from tests.support.infra import require_infrastructure
+from devsupport.infra import require_infrastructure
 
 JobsMeasure = Callable[[JobsUnderBench, Options], Awaitable[list[Row]]]
 JOBS_MEASURES: dict[str, JobsMeasure] = {

@@ -18,9 +18,8 @@ from pathlib import Path
 import httpx
 import psutil
 
-from tests.support.fixtures import ADMIN_HEADERS
-from tests.support.infra import fresh_database
-from tests.support.processes import ServiceProcess, start_service
+from devsupport.databases import fresh_database
+from devsupport.services import ADMIN_HEADERS, ServiceProcess, start_service
 
 MB = 1024 * 1024
 

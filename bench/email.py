@@ -27,8 +27,9 @@ from bench.table import Goal, Row
 from talent_notifications.emails import Emails
 from talent_notifications.settings import NotificationsSettings
 from talent_shared.events import CANDIDATES_TOPIC
-from tests.support.infra import fresh_database
-from tests.support.processes import ServiceProcess, free_port, start_service
+from devsupport.databases import fresh_database
+from devsupport.services import ServiceProcess, start_service
+from devsupport.ports import free_port
 
 MemoryRows = Callable[[str, MemorySampler], list[Row]]
 

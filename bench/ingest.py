@@ -11,7 +11,7 @@ from bench.common import JobsUnderBench, Options, WrkResult, percentile, run_wrk
 from bench.table import Goal, Row
 from talent_shared.envelope import new_event
 from talent_shared.events import VIEWS_TOPIC, JobViewed
-from tests.support.infra import KAFKA_BOOTSTRAP
+from devsupport.infra import kafka_bootstrap
 
 # One job view per request, from 500 visitors (the freshness measure uses it as its load too).
 SINGLE_VIEW_SCRIPT = """wrk.method = "POST"
@@ -89,7 +89,7 @@ async def raw_producer(
     ``events_per_request`` events per request and awaiting all their acks."""
     concurrency = options.concurrency if events_per_request == 1 else BATCH_CONCURRENCY
     producer = AIOKafkaProducer(
-        bootstrap_servers=KAFKA_BOOTSTRAP, acks="all", enable_idempotence=True, linger_ms=5
+        bootstrap_servers=kafka_bootstrap(), acks="all", enable_idempotence=True, linger_ms=5
     )
     await producer.start()
     payload = new_event(

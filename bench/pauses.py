@@ -17,7 +17,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from tests.support.infra import REPO_ROOT
+from devsupport.infra import REPO_ROOT
 
 LATE_SECONDS = 0.002
 TICK_SECONDS = 0.001

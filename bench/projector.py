@@ -23,8 +23,8 @@ from bench.common import JobsUnderBench, Options
 from bench.table import Goal, Row
 from talent_shared.envelope import new_event
 from talent_shared.events import VIEWS_TOPIC, JobViewed
-from tests.support.infra import KAFKA_BOOTSTRAP, REPO_ROOT
-from tests.support.kafka import partitions_of
+from devsupport.infra import kafka_bootstrap, REPO_ROOT
+from devsupport.kafka import partitions_of
 
 BASE = datetime(2026, 1, 1, tzinfo=UTC)
 # The projector's conflict rule: newest wins per (visitor, job).
@@ -76,7 +76,7 @@ def view_events(visitors: list[str], job_ids: list[str]) -> list[tuple[bytes, by
 
 async def produce(topic: str, events: list[tuple[bytes, bytes]]) -> None:
     """Send every event as fast as Kafka takes them (acks=all), then wait for every ack."""
-    producer = AIOKafkaProducer(bootstrap_servers=KAFKA_BOOTSTRAP, acks="all", linger_ms=5)
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap(), acks="all", linger_ms=5)
     await producer.start()
     try:
         futures = [await producer.send(topic, value, key=key) for key, value in events]
@@ -121,7 +121,7 @@ async def _rate_through(
 
 async def raw_pipeline_rate(database_url: str, job_ids: list[str], total: int) -> float:
     topic = f"bench.raw-views.{uuid.uuid4().hex[:8]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=KAFKA_BOOTSTRAP)
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap())
     await admin.start()
     try:
         partitions = len(await partitions_of(VIEWS_TOPIC))
@@ -149,7 +149,7 @@ async def raw_consumer(topic: str, database_url: str) -> None:
     connection = await asyncpg.connect(database_url)
     consumer = AIOKafkaConsumer(
         topic,
-        bootstrap_servers=KAFKA_BOOTSTRAP,
+        bootstrap_servers=kafka_bootstrap(),
         group_id=f"bench-raw-{uuid.uuid4().hex[:8]}",
         auto_offset_reset="earliest",
         enable_auto_commit=False,
@@ -178,7 +178,7 @@ async def catch_up(database_url: str, job_id: str) -> None:
     are projected."""
     partitions = sorted(await partitions_of(VIEWS_TOPIC))
     markers = [f"marker-{uuid.uuid4().hex}" for _ in partitions]
-    producer = AIOKafkaProducer(bootstrap_servers=KAFKA_BOOTSTRAP, acks="all")
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap(), acks="all")
     await producer.start()
     try:
         for partition, marker in zip(partitions, markers, strict=True):

@@ -17,7 +17,7 @@ from bench.common import JobsUnderBench, Options, _post_jobs
 from bench.pauses import PauseProbe
 from bench.projector import catch_up
 from bench.table import Goal, Row
-from tests.support.infra import REPO_ROOT
+from devsupport.infra import REPO_ROOT
 
 RATE = 1000
 LIST_LENGTH = 50
@@ -73,7 +73,7 @@ async def visitors_with_full_lists(jobs: JobsUnderBench) -> list[str]:
 def attack(targets: str, rate: int, seconds: int) -> dict[str, Any]:
     """vegeta's JSON report of ``seconds`` at ``rate`` requests/s over ``targets``."""
     if not VEGETA.exists() and shutil.which("vegeta") is None:
-        sys.exit("bench: needs vegeta (deploy/local/tools.sh installs it into .local/tools/bin)")
+        sys.exit("bench: needs vegeta (`python -m deploy.local tools` puts it in .local/tools/bin)")
     vegeta = str(VEGETA) if VEGETA.exists() else "vegeta"
     with tempfile.NamedTemporaryFile("w", suffix=".txt") as file:
         file.write(targets)

@@ -10,6 +10,8 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
+from devsupport.databases import fresh_database
+from devsupport.services import ADMIN_HEADERS
 from services.jobs.tests.helpers import new_visitor, post_job
 from services.signup.tests.helpers import sign_up, token_for
 from talent_jobs.app import create_app as create_jobs_app
@@ -19,8 +21,7 @@ from talent_shared.tokens import TokenPurpose
 from talent_signup.app import create_app as create_signup_app
 from talent_signup.settings import SignupSettings
 from tests.robustness.test_security import ADMIN_OPERATIONS, AdminOperation
-from tests.support.fixtures import ADMIN_HEADERS, running, settings_for_test
-from tests.support.infra import fresh_database
+from tests.support.fixtures import running, settings_for_test
 
 pytestmark = pytest.mark.integration
 

@@ -15,7 +15,8 @@ import dkim
 import pytest
 
 from services.notifications.tests.feedback_reports import BOUNCE_ADDRESS, DOMAIN, report
-from tests.support.fixtures import ADMIN_HEADERS, Stack, start_stack
+from devsupport.services import ADMIN_HEADERS
+from tests.support.fixtures import Stack, start_stack
 from tests.support.flows import deliveries, post_job, settled, sign_up, text_of, unique
 from tests.support.infra import eventually
 

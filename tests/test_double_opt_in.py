@@ -10,16 +10,11 @@ from urllib.parse import parse_qs, urlparse
 import asyncpg
 import pytest
 
+from devsupport.services import ADMIN_HEADERS
 from talent_shared.settings import DEVELOPMENT_TOKEN_SECRET
 from talent_shared.tokens import TokenPurpose, make_token
-from tests.support.fixtures import ADMIN_HEADERS, Stack, start_stack
-from tests.support.flows import (
-    job_reached_notifications,
-    post_job,
-    settled,
-    text_of,
-    unique,
-)
+from tests.support.fixtures import Stack, start_stack
+from tests.support.flows import job_reached_notifications, post_job, settled, text_of, unique
 from tests.support.infra import eventually
 
 pytestmark = pytest.mark.integration

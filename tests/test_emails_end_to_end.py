@@ -13,19 +13,9 @@ import pytest
 
 from talent_shared.envelope import new_event
 from talent_shared.events import CANDIDATES_TOPIC, CandidateSignedUp
-from tests.support.fixtures import ADMIN_HEADERS, Stack
-from tests.support.flows import (
-    all_known,
-    deliveries,
-    html_of,
-    job_reached_notifications,
-    notifications_knows,
-    post_job,
-    settled,
-    sign_up,
-    text_of,
-    unique,
-)
+from devsupport.services import ADMIN_HEADERS
+from tests.support.fixtures import Stack
+from tests.support.flows import all_known, deliveries, html_of, job_reached_notifications, notifications_knows, post_job, settled, sign_up, text_of, unique
 from tests.support.infra import eventually
 from tests.support.kafka import raw_producer
 

@@ -1,6 +1,6 @@
 """Ports for test processes: never in the kernel's ephemeral range, never handed out twice."""
 
-from tests.support.processes import EPHEMERAL_PORTS, free_port
+from devsupport.ports import EPHEMERAL_PORTS, free_port
 
 
 def first_ephemeral_port() -> int:

@@ -7,6 +7,7 @@ jars (from Maven's local repository) itself, as on a new machine.
 """
 
 import contextlib
+import ipaddress
 import mailbox
 import os
 import re
@@ -21,12 +22,14 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+import psutil
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
+from devsupport.infra import REPO_ROOT, port_answers
+from devsupport.ports import free_port
 from talent_shared.events import TOPICS
-from tests.support.infra import REPO_ROOT, eventually, port_answers
-from tests.support.processes import free_port
+from tests.support.infra import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
@@ -71,7 +74,8 @@ def clone_environment(infra_ports: dict[str, int], http_ports: dict[str, int]) -
 
 
 def clusters_outside(root: Path) -> list[Path]:
-    """Cluster directories infra.sh made outside the checkout for ``root`` (see its header)."""
+    """Cluster directories the runner made outside the checkout for ``root`` (see
+    deploy/local/postgres_cluster.py)."""
     try:
         home = Path(os.path.expanduser("~postgres"))
     except KeyError:
@@ -195,16 +199,28 @@ def test_as_root_the_database_cluster_lives_where_its_server_user_can_reach_it(
 ) -> None:
     [outside] = clusters_outside(clone_up.root)
     assert (outside / "data" / "PG_VERSION").is_file()
-    status = subprocess.run(
-        ["bash", "deploy/local/infra.sh", "status"],
-        cwd=clone_up.root,
-        env=clone_up.env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    status = clone_up.make("status")
     assert f"data {outside}/data" in status.stdout
     assert not (clone_up.root / ".local" / "postgres" / "data").exists()
+
+
+def test_make_up_listens_on_loopback_only(clone_up: Clone) -> None:
+    """The contract's "Secrets and exposure": nothing `make up` starts is reachable from
+    another machine unless BIND_HOST says so."""
+    listening: dict[int, set[str]] = {port: set() for port in clone_up.ports()}
+    for connection in psutil.net_connections("inet"):
+        address = connection.laddr
+        if connection.status == psutil.CONN_LISTEN and address and address.port in listening:
+            listening[address.port].add(address.ip)
+    assert all(listening.values()), f"nothing listens on some ports: {listening}"
+    assert [ip for ips in listening.values() for ip in ips if not _loopback(ip)] == []
+
+
+def _loopback(ip: str) -> bool:
+    address = ipaddress.ip_address(ip)
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        return address.ipv4_mapped.is_loopback  # a JVM's IPv4 socket, as ::ffff:127.0.0.1
+    return address.is_loopback
 
 
 def test_make_down_leaves_nothing_of_the_clone_running(clone_up: Clone) -> None:

@@ -8,10 +8,11 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from deploy.gateway.local import Gateway
+from deploy.local.gateway import Gateway
 from services.signup.tests.helpers import signup_body
-from tests.support.infra import fresh_database
-from tests.support.processes import free_port, start_service
+from devsupport.databases import fresh_database
+from devsupport.ports import free_port
+from devsupport.services import start_service
 
 pytestmark = pytest.mark.integration
 

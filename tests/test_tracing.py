@@ -17,9 +17,9 @@ import httpx
 import pytest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from tests.support.infra import fresh_database
+from devsupport.databases import fresh_database
+from devsupport.services import ServiceProcess, start_service
 from tests.support.otlp import OtlpReceiver, ReceivedSpan
-from tests.support.processes import ServiceProcess, start_service
 from tests.support.smtp import SmtpServer
 
 pytestmark = pytest.mark.integration

@@ -243,7 +243,11 @@ def resolve_base_images() -> dict[str, str]:
 
 
 def port_is_free(port: int) -> bool:
+    """Whether a server could listen on ``port`` now. SO_REUSEADDR, as servers set it: without
+    it, the TIME_WAIT connections a stopped stack leaves (right after `make down`) would make
+    its ports look taken, and the whole compose stack would move 10000 up."""
     with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("0.0.0.0", port))
         except OSError:

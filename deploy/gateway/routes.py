@@ -1,6 +1,6 @@
 """The public origin's one route table, and the configurations made from it.
 
-The local nginx config (rendered at start by deploy/gateway/local.py), the compose nginx config,
+The local nginx config (rendered at start by deploy/local/gateway.py), the compose nginx config,
 the Kubernetes Ingress and the nginx config of the site image (what the Ingress sends the static
 pages to) all come from ``API_ROUTES``, ``RENDERED_PATHS``, ``RENDERED_PREFIXES`` and ``PAGES``
 below, so a route is added in one place.

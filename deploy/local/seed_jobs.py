@@ -5,14 +5,10 @@ requisition id SEED-NNNN, which makes seeding idempotent: a second run is answer
 """
 
 import asyncio
-import os
 import random
-import sys
 
 import httpx
 
-JOBS_URL = os.environ.get("JOBS_URL", "http://127.0.0.1:8002")
-ADMIN_API_TOKEN = os.environ.get("ADMIN_API_TOKEN", "dev-admin-token")
 JOB_COUNT = 240
 FEATURED_COUNT = 8
 
@@ -152,11 +148,11 @@ def catalogue(seed: int = 2026) -> list[dict[str, object]]:
     return jobs
 
 
-async def seed() -> tuple[int, int]:
+async def seed(jobs_url: str, admin_token: str) -> tuple[int, int]:
     created = skipped = 0
-    headers = {"Authorization": f"Bearer {ADMIN_API_TOKEN}"}
+    headers = {"Authorization": f"Bearer {admin_token}"}
     limit = asyncio.Semaphore(8)
-    async with httpx.AsyncClient(base_url=JOBS_URL, headers=headers, timeout=30) as client:
+    async with httpx.AsyncClient(base_url=jobs_url, headers=headers, timeout=30) as client:
 
         async def post(job: dict[str, object]) -> None:
             nonlocal created, skipped
@@ -172,13 +168,7 @@ async def seed() -> tuple[int, int]:
     return created, skipped
 
 
-def main() -> None:
-    try:
-        created, skipped = asyncio.run(seed())
-    except httpx.HTTPError as error:
-        sys.exit(f"seed: the jobs service at {JOBS_URL} did not take the catalogue: {error}")
-    print(f"seed: {created} jobs created, {skipped} already there ({JOBS_URL})")
-
-
-if __name__ == "__main__":
-    main()
+def load_catalogue(jobs_url: str, admin_token: str) -> None:
+    """Seed the jobs service at ``jobs_url``; httpx.HTTPError when it does not take a job."""
+    created, skipped = asyncio.run(seed(jobs_url, admin_token))
+    print(f"seed: {created} jobs created, {skipped} already there ({jobs_url})", flush=True)

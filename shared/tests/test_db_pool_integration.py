@@ -5,8 +5,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from devsupport.databases import fresh_database
 from talent_shared.db import Migration, Pool, apply_migrations, create_pool
-from tests.support.infra import fresh_database
 
 pytestmark = pytest.mark.integration
 

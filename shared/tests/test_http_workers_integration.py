@@ -10,8 +10,8 @@ import httpx
 import psutil
 import pytest
 
-from tests.support.infra import fresh_database
-from tests.support.processes import ServiceProcess, start_service
+from devsupport.databases import fresh_database
+from devsupport.services import ServiceProcess, start_service
 
 pytestmark = pytest.mark.integration
 

@@ -5,8 +5,8 @@ import asyncio
 import asyncpg
 import pytest
 
+from devsupport.databases import fresh_database
 from talent_shared.db import Migration, apply_migrations, create_pool
-from tests.support.infra import fresh_database
 
 pytestmark = pytest.mark.integration
 

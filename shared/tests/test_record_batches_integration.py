@@ -17,7 +17,7 @@ from talent_shared.envelope import new_event
 from talent_shared.events import VIEWS_TOPIC, JobViewed
 from talent_shared.publishing import PublishFailedError, publish_events
 from talent_shared.record_batches import RecordBatches
-from tests.support.infra import kafka_bootstrap
+from devsupport.infra import kafka_bootstrap
 from tests.support.kafka import Record, read_until, topic_reader
 
 pytestmark = pytest.mark.integration

@@ -11,9 +11,24 @@ from talent_notifications.settings import NotificationsSettings
 from talent_shared.settings import DEVELOPMENT_ADMIN_TOKEN
 from talent_signup.settings import SignupSettings
 
+SERVICE_SETTINGS = (SignupSettings, JobsSettings, NotificationsSettings)
+# What `make up` may set per service, and its plain fallback.
+PER_SERVICE = ["DATABASE_URL", "HTTP_PORT"] + [
+    f"{cls.service_name.upper()}_{name}"
+    for cls in SERVICE_SETTINGS
+    for name in ("DATABASE_URL", "HTTP_PORT")
+]
+
+
+@pytest.fixture(autouse=True)
+def _no_per_service_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The caller's own stack (SIGNUP_HTTP_PORT=18001 ...) must not decide these tests."""
+    for name in PER_SERVICE:
+        monkeypatch.delenv(name, raising=False)
+
 
 def test_contract_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("KAFKA_BOOTSTRAP_SERVERS", "SMTP_HOST", "SMTP_PORT", "DATABASE_URL", "HTTP_PORT"):
+    for name in ("KAFKA_BOOTSTRAP_SERVERS", "SMTP_HOST", "SMTP_PORT"):
         monkeypatch.delenv(name, raising=False)
     settings = JobsSettings()
     assert settings.kafka_bootstrap_servers == ["127.0.0.1:9092"]
@@ -33,8 +48,6 @@ def test_contract_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_each_service_has_its_port_and_database(
     monkeypatch: pytest.MonkeyPatch, settings_class: type[JobsSettings], port: int, database: str
 ) -> None:
-    monkeypatch.delenv("DATABASE_URL", raising=False)
-    monkeypatch.delenv("HTTP_PORT", raising=False)
     settings = settings_class()
     assert settings.http_port == port
     assert settings.database_url.endswith(f"/{database}")
@@ -50,6 +63,23 @@ def test_environment_wins_over_defaults(monkeypatch: pytest.MonkeyPatch) -> None
     assert settings.http_port == 9999
     assert settings.smtp_starttls is True
     assert settings.log_level == "DEBUG"
+
+
+def test_a_service_reads_its_own_port_and_database_before_the_common_ones(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HTTP_PORT", "9999")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://common/talent")
+    monkeypatch.setenv("JOBS_HTTP_PORT", "18002")
+    monkeypatch.setenv("JOBS_DATABASE_URL", "postgresql://own/jobs")
+    jobs, signup = JobsSettings(), SignupSettings()
+    assert (jobs.http_port, jobs.database_url) == (18002, "postgresql://own/jobs")
+    assert (signup.http_port, signup.database_url) == (9999, "postgresql://common/talent")
+
+
+def test_a_port_given_by_name_wins_over_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JOBS_HTTP_PORT", "18002")
+    assert JobsSettings(http_port=7).http_port == 7
 
 
 def test_production_without_secrets_fails_fast(monkeypatch: pytest.MonkeyPatch) -> None:

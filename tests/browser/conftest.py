@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
+from devsupport.ports import free_port
 from tests.browser.stack import CareersStack, careers_stack, launch_chromium
-from tests.support.processes import free_port
 
 # How another careers site embeds talent.js: the script from the careers origin, a container.
 EMBEDDING_PAGE = """<!doctype html>

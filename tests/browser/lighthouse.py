@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from deploy.gateway.local import ensure_debian_package
+from deploy.local.apt import ensure_debian_package
 from tests.browser.stack import CHROMIUM_ARGS
-from tests.support.infra import REPO_ROOT
+from devsupport.infra import REPO_ROOT
 
 PINNED = REPO_ROOT / "tests" / "browser" / "lighthouse"
 INSTALLED = REPO_ROOT / ".local" / "lighthouse"

@@ -1,27 +1,24 @@
 """`make screenshots`: the careers site's pages on the demo catalogue, at desktop and phone
 width, written to docs/screenshots/ (shown in the README)."""
 
-import os
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import httpx
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from deploy.local.seed_jobs import load_catalogue
+from devsupport.infra import REPO_ROOT
+from talent_shared.settings import DEVELOPMENT_ADMIN_TOKEN
 from tests.browser.links import manage_link, sign_up
 from tests.browser.stack import CareersStack, careers_stack, launch_chromium
-from tests.support.infra import REPO_ROOT
 
 SCREENSHOTS = REPO_ROOT / "docs" / "screenshots"
 VIEWPORTS = {"": {"width": 1280, "height": 900}, "-phone": {"width": 390, "height": 844}}
 
 
 def seed_catalogue(careers: CareersStack) -> None:
-    seed = REPO_ROOT / "deploy" / "local" / "seed_jobs.py"
-    environment = {**os.environ, "JOBS_URL": careers.url}
-    subprocess.run([sys.executable, str(seed)], env=environment, check=True)
+    load_catalogue(careers.url, DEVELOPMENT_ADMIN_TOKEN)  # the gateway routes /v1/jobs
 
 
 def visit_jobs_then_home(page: Page, careers: CareersStack, job_ids: list[str]) -> None:

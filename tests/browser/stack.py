@@ -1,6 +1,6 @@
 """The careers site as `make up` starts it, on free ports: the three services as processes on the
 shared Kafka and PostgreSQL (fresh databases), an SMTP server the test reads, and the gateway
-started by deploy/gateway/local.py. Used by the browser tests and by `make screenshots`."""
+started by deploy/local/gateway.py. Used by the browser tests and by `make screenshots`."""
 
 import asyncio
 import threading
@@ -17,15 +17,17 @@ import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from playwright.sync_api import Browser, Playwright
 
-from deploy.gateway.local import Gateway, ensure_debian_package
+from deploy.local.apt import ensure_debian_package
+from deploy.local.gateway import Gateway
+from devsupport.databases import fresh_database
+from devsupport.infra import kafka_bootstrap, require_infrastructure
+from devsupport.kafka import partitions_of
+from devsupport.ports import free_port
+from devsupport.services import ADMIN_HEADERS, ServiceProcess, start_service
 from talent_jobs.app import create_app as create_jobs_app
 from talent_jobs.settings import JobsSettings
 from talent_notifications.app import create_app as create_notifications_app
 from talent_notifications.settings import NotificationsSettings
-from tests.support.fixtures import ADMIN_HEADERS
-from tests.support.infra import KAFKA_BOOTSTRAP, fresh_database, require_infrastructure
-from tests.support.kafka import partitions_of
-from tests.support.processes import ServiceProcess, free_port, start_service
 from tests.support.smtp import SmtpServer
 
 SERVICES = ("signup", "jobs", "notifications")
@@ -115,7 +117,7 @@ async def _start_groups_at_topic_end(groups: dict[str, list[str]]) -> None:
     read every event from now on and none of the shared broker's history."""
     for group, topics in groups.items():
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=KAFKA_BOOTSTRAP, group_id=group, enable_auto_commit=False
+            bootstrap_servers=kafka_bootstrap(), group_id=group, enable_auto_commit=False
         )
         await consumer.start()
         try:

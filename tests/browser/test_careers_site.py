@@ -7,9 +7,9 @@ import httpx
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
+from devsupport.services import ADMIN_HEADERS
 from tests.browser.links import links_of, manage_link, sign_up, welcome_email
 from tests.browser.stack import CareersStack
-from tests.support.fixtures import ADMIN_HEADERS
 
 pytestmark = pytest.mark.browser
 

@@ -14,7 +14,7 @@ import pytest
 
 from tests.browser.conftest import HIRING_ORGANIZATION
 from tests.browser.stack import CareersStack
-from tests.support.fixtures import ADMIN_HEADERS
+from devsupport.services import ADMIN_HEADERS
 from tests.support.html import canonical, job_postings, meta, structured_data, text_of
 
 pytestmark = pytest.mark.browser

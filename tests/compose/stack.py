@@ -9,7 +9,8 @@ from typing import Any
 
 import httpx
 
-from tests.support.infra import REPO_ROOT, eventually
+from devsupport.infra import REPO_ROOT
+from tests.support.infra import eventually
 
 # Written by deploy/docker/images.py: image names, secrets and host ports of this machine.
 ENV_FILE = Path(os.environ.get("COMPOSE_ENV_FILE", REPO_ROOT / ".local" / "docker" / "compose.env"))

@@ -13,8 +13,8 @@ from typing import IO, Any
 import httpx
 import pytest
 
+from devsupport.infra import REPO_ROOT
 from tests.compose.stack import APP_PORTS
-from tests.support.infra import REPO_ROOT
 
 pytestmark = pytest.mark.compose
 SITE_IMAGE = "talent-network/site:latest"

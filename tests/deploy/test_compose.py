@@ -8,7 +8,7 @@ import jsonschema
 import pytest
 import yaml
 
-from tests.support.infra import REPO_ROOT
+from devsupport.infra import REPO_ROOT
 
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
 SCHEMA_FILE = REPO_ROOT / ".local" / "tools" / "compose-spec.json"
@@ -44,7 +44,7 @@ def services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def test_compose_file_passes_the_compose_spec_schema(compose: dict[str, Any]) -> None:
     if not SCHEMA_FILE.exists():
-        pytest.fail("compose-spec schema missing: run `make test` (deploy/local/tools.sh)")
+        pytest.fail("compose-spec schema missing: run `make test` (`python -m deploy.local tools`)")
     schema = yaml.safe_load(SCHEMA_FILE.read_text())
     jsonschema.validate(compose, schema)
 

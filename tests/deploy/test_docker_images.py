@@ -1,13 +1,15 @@
 """The stand-in images and the image switch, checked offline (the compose test builds them)."""
 
 import re
+import socket
 from pathlib import Path
 
+import psutil
 import pytest
 
 from deploy.docker import images
+from devsupport.infra import REPO_ROOT
 from tests.support import containers
-from tests.support.infra import REPO_ROOT
 
 DOCKERFILE = (REPO_ROOT / "Dockerfile").read_text()
 FINAL_STAGE = re.split(r"^FROM ", DOCKERFILE, flags=re.MULTILINE)[-1]
@@ -75,3 +77,28 @@ def test_unknown_test_infra_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("TEST_INFRA", "docker")
     with pytest.raises(pytest.UsageError, match="TEST_INFRA"):
         containers.enabled()
+
+
+def test_a_port_whose_last_connection_waits_in_time_wait_is_free() -> None:
+    """Right after `make down` the stopped services' ports hold TIME_WAIT connections: they
+    must not move `make compose-up` off the usual ports."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+        with socket.create_connection(("127.0.0.1", port)):
+            accepted, _ = listener.accept()
+            accepted.close()  # the side that closes first keeps the connection in TIME_WAIT
+    assert _connections_in_time_wait(port), "the test made no TIME_WAIT connection"
+    assert images.port_is_free(port)
+
+
+def test_a_port_something_listens_on_is_taken() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        assert not images.port_is_free(listener.getsockname()[1])
+
+
+def _connections_in_time_wait(port: int) -> bool:
+    # laddr is (address, port), or () when a connection has none.
+    return any(
+        connection.status == psutil.CONN_TIME_WAIT and connection.laddr[1:] == (port,)
+        for connection in psutil.net_connections("tcp4")
+    )

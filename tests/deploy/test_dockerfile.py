@@ -2,7 +2,7 @@
 
 import re
 
-from tests.support.infra import REPO_ROOT
+from devsupport.infra import REPO_ROOT
 
 DOCKERFILE = (REPO_ROOT / "Dockerfile").read_text()
 STAGES = re.split(r"^FROM ", DOCKERFILE, flags=re.MULTILINE)[1:]

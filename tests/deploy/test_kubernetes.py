@@ -8,7 +8,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from tests.support.infra import REPO_ROOT
+from devsupport.infra import REPO_ROOT
 
 KUSTOMIZE = REPO_ROOT / ".local" / "tools" / "bin" / "kustomize"
 KUBERNETES_VERSION = "1.37.0"
@@ -20,7 +20,7 @@ GRACEFUL_TIMEOUT_SECONDS = 15
 
 def build(path: str) -> list[dict[str, Any]]:
     if not KUSTOMIZE.exists():
-        pytest.fail("kustomize missing: run `make test` (deploy/local/tools.sh installs it)")
+        pytest.fail("kustomize missing: `make test` (python -m deploy.local tools) installs it")
     output = subprocess.run(
         [str(KUSTOMIZE), "build", str(REPO_ROOT / "deploy" / "k8s" / path)],
         check=True,

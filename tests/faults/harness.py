@@ -18,8 +18,8 @@ from pathlib import Path
 import asyncpg
 import httpx
 
-from tests.support.fixtures import ADMIN_HEADERS
-from tests.support.processes import ServiceProcess, free_port, start_service
+from devsupport.ports import free_port
+from devsupport.services import ADMIN_HEADERS, ServiceProcess, start_service
 from tests.support.smtp import SmtpServer
 
 SERVICES = ("signup", "jobs", "notifications")

@@ -11,8 +11,8 @@ from pathlib import Path
 import asyncpg
 import httpx
 
+from devsupport.databases import fresh_database
 from tests.faults.harness import FaultStack, post_job
-from tests.support.infra import fresh_database
 from tests.support.smtp import SmtpServer
 
 

@@ -2,7 +2,7 @@
 
 from collections.abc import Iterator
 
-from tests.support.kafka_cluster import new_cluster_id
+from devsupport.kafka import new_cluster_id
 
 # 0xF8 makes the first base64 sextet 62, which URL-safe base64 writes as "-".
 DASH_FIRST = bytes([0xF8]) + bytes(15)

@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from devsupport.databases import fresh_database
 from services.jobs.tests.helpers import new_visitor, post_job
 from talent_jobs.app import create_app as create_jobs_app
 from talent_jobs.settings import JobsSettings
@@ -19,7 +20,6 @@ from talent_shared.settings import ServiceSettings
 from tests.faults.harness import run_and_check, workload
 from tests.faults.stack import fault_stack
 from tests.support.fixtures import running, settings_for_test
-from tests.support.infra import fresh_database
 from tests.support.kafka_cluster import KafkaCluster, kafka_cluster
 
 # A three-JVM cluster start on a loaded 2-core machine can take a while.

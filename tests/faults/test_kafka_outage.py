@@ -1,5 +1,5 @@
 """The broker stops and comes back: job views answer 503 quickly, readiness follows, and
-everything recovers without restarting the service (real broker, stopped with infra.sh)."""
+everything recovers without restarting the service (real broker, stopped by the local runner)."""
 
 import asyncio
 import time
@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
+from devsupport.services import ADMIN_HEADERS
 from services.jobs.tests.helpers import new_visitor, post_job, wait_for_recently_viewed
 from talent_shared.events import POSTINGS_TOPIC
-from tests.support.fixtures import ADMIN_HEADERS
 from tests.support.infra import eventually, infra
 from tests.support.kafka import read_until, topic_reader
 

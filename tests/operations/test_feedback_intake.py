@@ -19,8 +19,8 @@ from services.notifications.tests.feedback_reports import BOUNCE_ADDRESS, DOMAIN
 from talent_notifications.delivery_log import NewDelivery, insert_delivery
 from talent_notifications.emails import RenderedEmail
 from talent_shared.settings import DEVELOPMENT_ADMIN_TOKEN
-from tests.support.infra import fresh_database
-from tests.support.processes import ServiceProcess, start_service
+from devsupport.databases import fresh_database
+from devsupport.services import ServiceProcess, start_service
 
 pytestmark = pytest.mark.integration
 

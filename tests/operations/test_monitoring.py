@@ -18,13 +18,13 @@ from faststream.kafka import KafkaBroker
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
+from devsupport.infra import kafka_bootstrap
 from talent_shared.db import Pool
 from talent_shared.envelope import new_event
 from talent_shared.events import JobViewed
 from talent_shared.monitoring import OperationsMonitor
 from talent_shared.outbox import enqueue
 from tests.robustness.stack import ProcessStack, process_stack
-from tests.support.infra import kafka_bootstrap
 from tests.support.kafka import raw_producer
 
 pytestmark = pytest.mark.integration

@@ -10,8 +10,8 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.support.infra import fresh_database
-from tests.support.processes import ServiceProcess, start_service
+from devsupport.databases import fresh_database
+from devsupport.services import ServiceProcess, start_service
 
 SERVICES = ("signup", "jobs", "notifications")
 

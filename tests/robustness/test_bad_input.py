@@ -14,8 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
+from devsupport.services import ADMIN_HEADERS
 from tests.robustness.stack import SERVICES, ProcessStack, process_stack
-from tests.support.fixtures import ADMIN_HEADERS
 
 pytestmark = [pytest.mark.robustness, pytest.mark.integration]
 

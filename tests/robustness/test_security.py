@@ -23,7 +23,7 @@ from talent_shared.http import auth as shared_http
 from talent_shared.settings import DEVELOPMENT_ADMIN_TOKEN, DEVELOPMENT_TOKEN_SECRET
 from talent_shared.tokens import TokenPurpose, make_token
 from tests.robustness.stack import SERVICES, ProcessStack, process_stack
-from tests.support.fixtures import ADMIN_HEADERS
+from devsupport.services import ADMIN_HEADERS
 from tests.support.smtp import SmtpServer
 
 pytestmark = [pytest.mark.robustness, pytest.mark.integration]

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING
 import asyncpg
 import pytest
 
-from tests.support.infra import REPO_ROOT
-from tests.support.processes import free_port
+from devsupport.infra import REPO_ROOT
+from devsupport.ports import free_port
 
 if TYPE_CHECKING:  # imported when used: the native runner never loads the Docker client
     from testcontainers.core.container import DockerContainer

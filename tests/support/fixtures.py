@@ -11,6 +11,8 @@ import pytest
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
+from devsupport.databases import fresh_database
+from devsupport.infra import require_infrastructure
 from talent_jobs.app import create_app as create_jobs_app
 from talent_jobs.settings import JobsSettings
 from talent_notifications.app import create_app as create_notifications_app
@@ -18,15 +20,13 @@ from talent_notifications.runtime import NotificationsRuntime
 from talent_notifications.settings import NotificationsSettings
 from talent_shared.db import Pool, apply_migrations, create_pool, shared_migrations
 from talent_shared.kafka import create_broker, ensure_topics
-from talent_shared.settings import DEVELOPMENT_ADMIN_TOKEN, ServiceSettings
+from talent_shared.settings import ServiceSettings
 from talent_signup.app import create_app as create_signup_app
 from talent_signup.settings import SignupSettings
-from tests.support.infra import fresh_database, require_infrastructure
 from tests.support.smtp import SmtpServer
 
 S = TypeVar("S", bound=ServiceSettings)
 
-ADMIN_HEADERS = {"Authorization": f"Bearer {DEVELOPMENT_ADMIN_TOKEN}"}
 # Tests sign up far faster than a person: the rate limits' own tests set them explicitly.
 UNLIMITED_SIGNUPS = {
     "signup_rate_per_ip": "1000000/second",

@@ -6,7 +6,8 @@ from typing import Any
 
 import asyncpg
 
-from tests.support.fixtures import ADMIN_HEADERS, Stack
+from devsupport.services import ADMIN_HEADERS
+from tests.support.fixtures import Stack
 from tests.support.infra import eventually
 
 

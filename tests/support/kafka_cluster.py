@@ -8,11 +8,10 @@ caller owns, and :func:`kafka_cluster` stops every node it started.
 """
 
 import asyncio
-import base64
 import subprocess
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,13 +19,10 @@ from pathlib import Path
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
-from tests.support.infra import REPO_ROOT
-from tests.support.processes import free_port
-
-KAFKA_LIBS = REPO_ROOT / ".local" / "kafka" / "libs"  # fetched by `infra.sh start kafka`
-KAFKA_POM = REPO_ROOT / "deploy" / "local" / "kafka" / "pom.xml"
-LOG4J_CONFIG = REPO_ROOT / "deploy" / "local" / "kafka" / "log4j2.properties"
-STARTED_LINE = b"Kafka Server started"
+from deploy.local.kafka_broker import STARTED_LINE, java_command, kafka_libs
+from devsupport.infra import REPO_ROOT
+from devsupport.kafka import new_cluster_id
+from devsupport.ports import free_port
 
 NODE_PROPERTIES = """\
 process.roles=broker,controller
@@ -52,18 +48,6 @@ group.initial.rebalance.delay.ms=0
 broker.heartbeat.interval.ms=1000
 broker.session.timeout.ms=4000
 """
-
-
-def new_cluster_id(random_bytes: Callable[[], bytes] = lambda: uuid.uuid4().bytes) -> str:
-    """A KRaft cluster id: URL-safe base64 of 16 random bytes, never starting with "-".
-
-    Kafka's own ``Uuid.randomUuid`` draws again for a leading dash, because the storage
-    tool's argument parser would take such an id for an option (1 draw in 64).
-    """
-    while True:
-        cluster_id = base64.urlsafe_b64encode(random_bytes()).rstrip(b"=").decode()
-        if not cluster_id.startswith("-"):
-            return cluster_id
 
 
 @dataclass
@@ -104,26 +88,11 @@ class Node:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
 
 
-def kafka_jars(directory: Path) -> Path:
-    """The local runner's Kafka jars, or (where it has not run, e.g. with TEST_INFRA=containers)
-    the same pom resolved by Maven into ``directory``."""
-    if any(KAFKA_LIBS.glob("kafka_2.13-*.jar")):
-        return KAFKA_LIBS
-    libs = directory / "libs"
-    resolve = ["mvn", "-B", "-q", "-f", str(KAFKA_POM), "dependency:copy-dependencies"]
-    subprocess.run(
-        [*resolve, f"-DoutputDirectory={libs}"],
-        check=True,
-        timeout=600,
-    )
-    return libs
-
-
 @dataclass
 class KafkaCluster:
     directory: Path
     nodes: list[Node] = field(default_factory=list)
-    libs: Path = KAFKA_LIBS
+    libs: Path = REPO_ROOT / ".local" / "kafka" / "libs"
 
     @classmethod
     def on_free_ports(cls, directory: Path, size: int = 3) -> "KafkaCluster":
@@ -141,7 +110,7 @@ class KafkaCluster:
 
     def format(self) -> None:
         """Write each node's properties and format its storage with one cluster id."""
-        self.libs = kafka_jars(self.directory)
+        self.libs = kafka_libs(REPO_ROOT / ".local")  # the local runner's, resolved once
         voters = ",".join(f"{n.node_id}@127.0.0.1:{n.controller_port}" for n in self.nodes)
         cluster_id = new_cluster_id()
         formats = []
@@ -215,21 +184,7 @@ class KafkaCluster:
             self.kill(node)
 
     def _java(self, node: Node, main_class: str, *args: str) -> list[str]:
-        return [
-            "java",
-            "-Xms128m",
-            "-Xmx384m",
-            "-XX:+UseG1GC",
-            "-XX:+ExitOnOutOfMemoryError",
-            "-Djava.awt.headless=true",
-            f"-Dlog4j2.configurationFile={LOG4J_CONFIG}",
-            "-Dlog4j2.shutdownHookEnabled=false",
-            f"-Dkafka.logs.dir={node.directory}",
-            "-cp",
-            f"{self.libs}/*",
-            main_class,
-            *args,
-        ]
+        return java_command(self.libs, node.directory, main_class, *args, heap=("128m", "384m"))
 
     async def wait_fully_replicated(self, timeout: float = 60) -> None:
         """Until every partition of every topic has all nodes in sync (e.g. after a restart)."""

@@ -13,7 +13,7 @@ from email.message import EmailMessage
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from tests.support.processes import free_port
+from devsupport.ports import free_port
 
 
 @dataclass

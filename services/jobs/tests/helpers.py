@@ -5,7 +5,7 @@ from typing import Any
 
 import httpx
 
-from tests.support.fixtures import ADMIN_HEADERS
+from devsupport.services import ADMIN_HEADERS
 from tests.support.infra import eventually
 
 

@@ -7,9 +7,9 @@ from typing import Any
 import httpx
 import pytest
 
+from devsupport.services import ADMIN_HEADERS
 from services.jobs.tests.helpers import post_job
 from talent_shared.events import POSTINGS_TOPIC
-from tests.support.fixtures import ADMIN_HEADERS
 from tests.support.kafka import read_until, topic_reader
 
 pytestmark = pytest.mark.integration

@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from devsupport.databases import migrated_pool
 from talent_jobs import repository
 from talent_shared.db import Connection, Pool
 from tests.support.crossing import Work, cross
-from tests.support.infra import migrated_pool
 
 pytestmark = pytest.mark.integration
 

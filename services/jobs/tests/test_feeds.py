@@ -11,8 +11,9 @@ import pytest
 from services.jobs.tests.helpers import post_job
 from talent_jobs.app import create_app
 from talent_jobs.settings import JobsSettings
-from tests.support.fixtures import ADMIN_HEADERS, running, settings_for_test
-from tests.support.infra import fresh_database
+from devsupport.services import ADMIN_HEADERS
+from tests.support.fixtures import running, settings_for_test
+from devsupport.databases import fresh_database
 
 pytestmark = pytest.mark.integration
 

@@ -5,8 +5,8 @@ import uuid
 import httpx
 import pytest
 
+from devsupport.services import ADMIN_HEADERS
 from services.jobs.tests.helpers import post_job
-from tests.support.fixtures import ADMIN_HEADERS
 
 pytestmark = pytest.mark.integration
 

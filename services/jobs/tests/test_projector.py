@@ -13,7 +13,7 @@ from services.jobs.tests.helpers import new_visitor, post_job, wait_for_recently
 from talent_jobs.handlers import RECENTLY_VIEWED
 from talent_shared.envelope import new_event
 from talent_shared.events import VIEWS_TOPIC, JobViewed
-from tests.support.fixtures import ADMIN_HEADERS
+from devsupport.services import ADMIN_HEADERS
 from tests.support.infra import eventually
 from tests.support.kafka import raw_producer
 

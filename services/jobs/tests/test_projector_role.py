@@ -6,12 +6,12 @@ import uuid
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
+from devsupport.infra import kafka_bootstrap
 from services.jobs.tests.helpers import new_visitor, post_job, wait_for_recently_viewed
 from talent_jobs.app import create_app
 from talent_jobs.handlers import ERASURES, RECENTLY_VIEWED
 from talent_jobs.settings import JobsSettings
 from tests.support.fixtures import running, settings_for_test
-from tests.support.infra import kafka_bootstrap
 
 pytestmark = pytest.mark.integration
 

@@ -20,7 +20,7 @@ from talent_notifications.settings import NotificationsSettings
 from talent_shared.db import Pool
 from talent_shared.envelope import Event, new_event
 from talent_shared.events import CandidateUnsubscribed, JobClosed
-from tests.support.infra import migrated_pool
+from devsupport.databases import migrated_pool
 
 pytestmark = pytest.mark.integration
 

@@ -28,7 +28,7 @@ from talent_shared.events import (
     JobUpdated,
 )
 from tests.support.crossing import Work, cross
-from tests.support.infra import migrated_pool
+from devsupport.databases import migrated_pool
 
 pytestmark = pytest.mark.integration
 

@@ -11,7 +11,7 @@ from talent_notifications.delivery_log import NewDelivery, insert_deliveries
 from talent_notifications.emails import Emails, RenderedEmail
 from talent_notifications.settings import NotificationsSettings
 from talent_shared.db import Database, Pool
-from tests.support.infra import migrated_pool
+from devsupport.databases import migrated_pool
 from tests.support.smtp import SmtpServer
 
 pytestmark = pytest.mark.integration

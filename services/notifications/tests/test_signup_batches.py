@@ -10,7 +10,7 @@ import pytest
 from services.notifications.tests.applying import apply
 from services.notifications.tests.events import erased, job_event, signed_up
 from talent_shared.db import Pool
-from tests.support.infra import migrated_pool
+from devsupport.databases import migrated_pool
 
 pytestmark = pytest.mark.integration
 

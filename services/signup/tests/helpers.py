@@ -7,10 +7,10 @@ from typing import Any
 
 import httpx
 
+from devsupport.services import ADMIN_HEADERS
 from talent_shared.events import CANDIDATES_TOPIC
 from talent_shared.settings import DEVELOPMENT_TOKEN_SECRET
 from talent_shared.tokens import TokenPurpose, make_token
-from tests.support.fixtures import ADMIN_HEADERS
 from tests.support.kafka import Record, read_until, topic_reader
 
 

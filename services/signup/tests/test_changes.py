@@ -20,7 +20,7 @@ from services.signup.tests.helpers import (
 from talent_shared.events import CANDIDATES_TOPIC
 from talent_shared.settings import DEVELOPMENT_TOKEN_SECRET
 from talent_shared.tokens import TokenPurpose, make_token
-from tests.support.fixtures import ADMIN_HEADERS
+from devsupport.services import ADMIN_HEADERS
 from tests.support.kafka import read_until, topic_reader
 
 pytestmark = pytest.mark.integration

@@ -8,10 +8,10 @@ from uuid import UUID
 
 import pytest
 
+from devsupport.databases import migrated_pool
 from talent_shared.db import Connection, Pool
 from talent_signup import repository, service
 from tests.support.crossing import Work, cross
-from tests.support.infra import migrated_pool
 
 pytestmark = pytest.mark.integration
 

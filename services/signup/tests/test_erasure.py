@@ -6,6 +6,7 @@ import asyncpg
 import httpx
 import pytest
 
+from devsupport.services import ADMIN_HEADERS
 from services.signup.tests.helpers import (
     candidate_events_after,
     new_email,
@@ -14,7 +15,6 @@ from services.signup.tests.helpers import (
     token_for,
 )
 from talent_shared.tokens import TokenPurpose
-from tests.support.fixtures import ADMIN_HEADERS
 
 pytestmark = pytest.mark.integration
 

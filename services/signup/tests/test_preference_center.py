@@ -7,6 +7,7 @@ from unittest import mock
 import httpx
 import pytest
 
+from devsupport.services import ADMIN_HEADERS
 from services.signup.tests.helpers import (
     candidate,
     candidate_events_after,
@@ -15,7 +16,6 @@ from services.signup.tests.helpers import (
     token_for,
 )
 from talent_shared.tokens import TokenPurpose
-from tests.support.fixtures import ADMIN_HEADERS
 
 pytestmark = pytest.mark.integration
 

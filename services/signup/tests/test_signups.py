@@ -7,6 +7,7 @@ import asyncpg
 import httpx
 import pytest
 
+from devsupport.services import ADMIN_HEADERS
 from services.signup.tests.helpers import (
     candidate,
     candidate_events_after,
@@ -14,7 +15,6 @@ from services.signup.tests.helpers import (
     sign_up,
     signup_body,
 )
-from tests.support.fixtures import ADMIN_HEADERS
 
 pytestmark = pytest.mark.integration
 

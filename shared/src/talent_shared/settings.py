@@ -8,7 +8,7 @@ import ipaddress
 import re
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEVELOPMENT_ADMIN_TOKEN = "dev-admin-token"
@@ -44,6 +44,13 @@ def parse_bootstrap_servers(value: str | list[str]) -> list[str]:
                 f"KAFKA_BOOTSTRAP_SERVERS entry {address!r} has no valid port (1-65535)"
             )
     return addresses
+
+
+def per_service(service: str, setting: str) -> AliasChoices:
+    """Where a setting that differs per service is read: ``<SERVICE>_<SETTING>``, else
+    ``<SETTING>`` (as a field's ``validation_alias``). `make up` starts the three services from
+    one environment, where SIGNUP_HTTP_PORT and JOBS_HTTP_PORT say what HTTP_PORT cannot."""
+    return AliasChoices(f"{service}_{setting}", setting)
 
 
 class ServiceSettings(BaseSettings):

@@ -2,14 +2,18 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from talent_shared.settings import ServiceSettings
+from talent_shared.settings import ServiceSettings, per_service
 
 
 class JobsSettings(ServiceSettings):
     service_name: ClassVar[str] = "jobs"
 
-    database_url: str = "postgresql://talent:talent@127.0.0.1:5432/jobs"
-    http_port: int = 8002
+    # JOBS_DATABASE_URL, else DATABASE_URL; JOBS_HTTP_PORT, else HTTP_PORT.
+    database_url: str = Field(
+        default="postgresql://talent:talent@127.0.0.1:5432/jobs",
+        validation_alias=per_service(service_name, "database_url"),
+    )
+    http_port: int = Field(default=8002, validation_alias=per_service(service_name, "http_port"))
     # Jobs kept per visitor in the recently-viewed projection (the API serves at most 50).
     recently_viewed_kept: int = Field(default=50, ge=50)
     # Most views the projector applies in one database round trip (2,000 over 500: +20-37%

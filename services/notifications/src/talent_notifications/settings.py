@@ -3,14 +3,18 @@ from typing import ClassVar
 
 from pydantic import Field, model_validator
 
-from talent_shared.settings import ServiceSettings
+from talent_shared.settings import ServiceSettings, per_service
 
 
 class NotificationsSettings(ServiceSettings):
     service_name: ClassVar[str] = "notifications"
 
-    database_url: str = "postgresql://talent:talent@127.0.0.1:5432/notifications"
-    http_port: int = 8003
+    # NOTIFICATIONS_DATABASE_URL, else DATABASE_URL; NOTIFICATIONS_HTTP_PORT, else HTTP_PORT.
+    database_url: str = Field(
+        default="postgresql://talent:talent@127.0.0.1:5432/notifications",
+        validation_alias=per_service(service_name, "database_url"),
+    )
+    http_port: int = Field(default=8003, validation_alias=per_service(service_name, "http_port"))
     smtp_timeout_seconds: float = Field(default=10.0, gt=0)
     # Sending: transient failures (SMTP 4xx, timeouts, connection refused) are retried with
     # exponential backoff and jitter, up to this many attempts; 5xx fails at once.

@@ -3,7 +3,7 @@ from typing import Annotated, ClassVar
 from pydantic import BeforeValidator, Field
 from pydantic_settings import NoDecode
 
-from talent_shared.settings import ServiceSettings
+from talent_shared.settings import ServiceSettings, per_service
 from talent_signup.rate_limits import RateLimit, parse_rate_limit
 
 # NoDecode: the environment's "20/minute" is text for parse_rate_limit, not JSON.
@@ -15,8 +15,12 @@ SEVEN_DAYS_SECONDS = 7 * 24 * 3600
 class SignupSettings(ServiceSettings):
     service_name: ClassVar[str] = "signup"
 
-    database_url: str = "postgresql://talent:talent@127.0.0.1:5432/signup"
-    http_port: int = 8001
+    # SIGNUP_DATABASE_URL, else DATABASE_URL; SIGNUP_HTTP_PORT, else HTTP_PORT.
+    database_url: str = Field(
+        default="postgresql://talent:talent@127.0.0.1:5432/signup",
+        validation_alias=per_service(service_name, "database_url"),
+    )
+    http_port: int = Field(default=8001, validation_alias=per_service(service_name, "http_port"))
     # The version of the consent wording shown on the sign-up form, recorded with each consent.
     consent_text_version: str = "2026-11"
     # POST /v1/signups per client address and per email address: N/second|minute|hour|day.

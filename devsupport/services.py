@@ -1,10 +1,6 @@
-"""Run a service as its own OS process, the way `make up` and the containers do."""
+"""The services as their own OS processes, the way `make up` and the containers run them."""
 
-import contextlib
 import os
-import random
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,37 +11,13 @@ from pathlib import Path
 import httpx
 import psutil
 
-from tests.support.infra import REPO_ROOT
+from devsupport.infra import REPO_ROOT
+from devsupport.ports import free_port
+from devsupport.processes import kill_tree
+from talent_shared.settings import DEVELOPMENT_ADMIN_TOKEN
 
-EPHEMERAL_PORTS = Path("/proc/sys/net/ipv4/ip_local_port_range")
-LOWEST_TEST_PORT = 20_000
-# Ports already handed out by this process: a port is free until its owner binds it, seconds later.
-_handed_out: set[int] = set()
-
-
-def free_port() -> int:
-    """A port nothing listens on, chosen below the kernel's ephemeral range: a port from that
-    range can be taken by any outgoing connection on the machine between this check and the
-    service's bind, seconds later (seen in CI as "address already in use")."""
-    first_ephemeral = int(EPHEMERAL_PORTS.read_text().split()[0]) if EPHEMERAL_PORTS.exists() else 0
-    for _ in range(200 if first_ephemeral > LOWEST_TEST_PORT else 0):
-        port = random.randrange(LOWEST_TEST_PORT, first_ephemeral)
-        if port not in _handed_out and _bindable(port):
-            _handed_out.add(port)
-            return port
-    with socket.socket() as probe:  # no room below the range: let the kernel choose
-        probe.bind(("127.0.0.1", 0))
-        chosen: int = probe.getsockname()[1]
-        return chosen
-
-
-def _bindable(port: int) -> bool:
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
+# The admin endpoints' bearer token of a service in development.
+ADMIN_HEADERS = {"Authorization": f"Bearer {DEVELOPMENT_ADMIN_TOKEN}"}
 
 
 @dataclass
@@ -77,23 +49,14 @@ class ServiceProcess:
 
     def terminate(self, timeout: float = 30.0) -> int:
         """SIGTERM, as an orchestrator sends it; returns the exit code."""
-        self.process.send_signal(signal.SIGTERM)
+        self.process.terminate()
         return self.process.wait(timeout=timeout)
 
     def kill(self) -> None:
-        """SIGKILL the service and its worker processes (HTTP_WORKERS): the supervisor's death
-        does not end them, and an orphaned worker went on consuming the broker's topics."""
-        try:
-            workers = psutil.Process(self.process.pid).children(recursive=True)
-        except psutil.NoSuchProcess:
-            workers = []
+        """SIGKILL the service and its worker processes (HTTP_WORKERS)."""
         if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=10)
-        for worker in workers:
-            with contextlib.suppress(psutil.NoSuchProcess):
-                worker.kill()
-        psutil.wait_procs(workers, timeout=10)
+            kill_tree(psutil.Process(self.process.pid))
+        self.process.wait(timeout=10)
 
 
 def start_service(
@@ -103,8 +66,11 @@ def start_service(
     The log goes to ``<label or name>.log`` in ``tmp_path``, appended across restarts."""
     port = int(env.pop("HTTP_PORT", 0)) or free_port()
     log_path = tmp_path / f"{label or name}.log"
+    # The caller's own stack may set this service's port and database (JOBS_HTTP_PORT, for
+    # `make up`): they would win over HTTP_PORT and DATABASE_URL below.
+    own = {f"{name.upper()}_HTTP_PORT", f"{name.upper()}_DATABASE_URL"}
     environment = {
-        **os.environ,
+        **{variable: value for variable, value in os.environ.items() if variable not in own},
         "DATABASE_URL": database_url,
         "HTTP_PORT": str(port),
         "HTTP_HOST": "127.0.0.1",
