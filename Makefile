@@ -5,12 +5,12 @@ UV_VERSION := 0.13.8
 UV := .local/bootstrap/bin/uv
 export UV
 
-.PHONY: help up down logs seed bench faults status test lint format sync browser screenshots
+.PHONY: help up down logs seed seed-scale bench faults status test lint format sync browser screenshots
 .PHONY: compose-up compose-down compose-test test-containers test-native
 COMPOSE := docker compose --env-file .local/docker/compose.env
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
 
 $(UV):
 	@command -v python3 >/dev/null || { echo "python3 (3.11+) is required" >&2; exit 1; }
@@ -31,6 +31,10 @@ down: sync ## stop the services and everything `make up` or `make test` started
 
 seed: ## load the demo job catalogue into the running jobs service (idempotent)
 	@$(RUNNER) seed
+
+seed-scale: sync ## the reference data set (3,000 jobs, 200,000 members, 5M views) into make up's databases
+	$(RUNNER) infra start postgres
+	.venv/bin/python -m bench.seed_scale
 
 bench: sync ## every performance figure beside its baseline, as one table
 	@command -v wrk >/dev/null || apt-get install -y -q wrk >/dev/null || \

@@ -53,7 +53,7 @@ class Service:
             "smtp_port": str(config.smtp_port),
             "public_base_url": config.gateway_url,
             "http_host": config.bind_host,
-            "database_url": with_server(settings.database_url, config.host, config.postgres_port),
+            "database_url": self.database_url,
         }
         unset = {
             setting.upper(): value
@@ -61,6 +61,15 @@ class Service:
             if setting not in settings.model_fields_set
         }
         return {**os.environ, **unset, "PYTHONUNBUFFERED": "1"}
+
+    @property
+    def database_url(self) -> str:
+        """Its database: the URL its settings name, on the runner's PostgreSQL unless the
+        environment sets the URL itself."""
+        settings = self.settings()
+        if "database_url" in settings.model_fields_set:
+            return settings.database_url
+        return with_server(settings.database_url, self.config.host, self.config.postgres_port)
 
     @property
     def url(self) -> str:
