@@ -36,7 +36,7 @@ seed-scale: sync ## the reference data set (3,000 jobs, 200,000 members, 5M view
 	$(RUNNER) infra start postgres
 	.venv/bin/python -m bench.seed_scale
 
-bench: sync ## every performance figure beside its baseline, as one table
+bench: sync ## every goal of the hospital scale, on the stack as make up runs it, as one table
 	@command -v wrk >/dev/null || apt-get install -y -q wrk >/dev/null || \
 		{ echo "bench needs wrk (Debian package wrk)" >&2; exit 1; }
 	$(RUNNER) infra start

@@ -1,7 +1,7 @@
-"""What the benchmarks share: concurrency, percentiles, wrk, memory sampling and a jobs service
-with a catalogue on a fresh database."""
+"""What the measures share: concurrency, percentiles, wrk, vegeta and memory sampling."""
 
 import asyncio
+import json
 import re
 import shutil
 import statistics
@@ -9,19 +9,17 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import Any
 
-import httpx
 import psutil
 
-from devsupport.databases import fresh_database
-from devsupport.services import ADMIN_HEADERS, ServiceProcess, start_service
+from devsupport.infra import REPO_ROOT
 
 MB = 1024 * 1024
+VEGETA = REPO_ROOT / ".local" / "tools" / "bin" / "vegeta"
+MAX_IN_FLIGHT = 128
 
 
 async def timed_concurrently(
@@ -40,6 +38,19 @@ async def timed_concurrently(
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     return time.perf_counter() - started, latencies
+
+
+async def until(
+    condition: Callable[[], Awaitable[bool]], *, every: float, timeout: float, what: str
+) -> float:
+    """Seconds until ``condition()`` holds, asked every ``every`` seconds; past ``timeout``,
+    TimeoutError saying ``what`` was awaited."""
+    started = time.monotonic()
+    while not await condition():
+        if time.monotonic() - started > timeout:
+            raise TimeoutError(f"bench: still waiting after {timeout:.0f} s for {what}")
+        await asyncio.sleep(every)
+    return time.monotonic() - started
 
 
 def percentile(seconds: Sequence[float], p: float) -> float:
@@ -76,6 +87,27 @@ def run_wrk(url: str, script: str, *, seconds: int, concurrency: int, warmup: in
     rate = re.search(r"Requests/sec:\s+([\d.]+)", output)
     assert rate is not None, output
     return WrkResult(float(rate.group(1)), _wrk_ms(output, "50%"), _wrk_ms(output, "99%"))
+
+
+def vegeta(targets: str, rate: int, seconds: int, target_format: str = "http") -> dict[str, Any]:
+    """vegeta's JSON report of ``seconds`` at ``rate`` requests/s over ``targets``."""
+    if not VEGETA.exists() and shutil.which("vegeta") is None:
+        sys.exit("bench: needs vegeta (`python -m deploy.local tools` puts it in .local/tools/bin)")
+    binary = str(VEGETA) if VEGETA.exists() else "vegeta"
+    with tempfile.NamedTemporaryFile("w", suffix=".txt") as file:
+        file.write(targets)
+        file.flush()
+        # At most MAX_IN_FLIGHT requests at a time: past 256, the gateway (512
+        # worker_connections, two a request) would refuse connections, not queue them.
+        attack = [binary, "attack", f"-rate={rate}", f"-duration={seconds}s"]
+        attack += [f"-max-workers={MAX_IN_FLIGHT}"]
+        attack += [f"-targets={file.name}", f"-format={target_format}"]
+        results = subprocess.run(attack, check=True, capture_output=True).stdout
+    report = subprocess.run(
+        [binary, "report", "-type=json"], input=results, check=True, capture_output=True
+    ).stdout
+    parsed: dict[str, Any] = json.loads(report)
+    return parsed
 
 
 def _wrk_ms(output: str, label: str) -> float:
@@ -120,84 +152,6 @@ class MemorySampler:
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
-
-
-@dataclass(frozen=True)
-class JobsUnderBench:
-    """The jobs service as deployed for heavy ingest: a process that answers HTTP without the
-    projector (RUN_PROJECTOR=false) and one that projects; both share the two cores."""
-
-    service: ServiceProcess
-    projector: ServiceProcess
-    database_url: str
-    job_ids: list[str]
-    memory: MemorySampler
-
-    @property
-    def url(self) -> str:
-        return self.service.url
-
-
-@asynccontextmanager
-async def jobs_under_bench(logs: Path, jobs: int = 10, **env: str) -> AsyncIterator[JobsUnderBench]:
-    """The jobs service on a fresh database, with ``jobs`` open jobs posted through its API."""
-    async with fresh_database("bench_jobs") as database_url:
-        # "latest": a new consumer group would otherwise replay every view kept on the topic
-        # (hundreds of thousands after `make test`) while the bench measures.
-        settings = {
-            "LOG_LEVEL": "WARNING",
-            "KAFKA_AUTO_OFFSET_RESET": "latest",
-            # One service: its processes share the consumer groups, as replicas do.
-            "KAFKA_CONSUMER_GROUP_PREFIX": f"bench-{uuid.uuid4().hex[:8]}.",
-            **env,
-        }
-        service = start_service("jobs", database_url, logs, RUN_PROJECTOR="false", **settings)
-        projector = start_service("jobs", database_url, logs, label="jobs-projector", **settings)
-        memory = MemorySampler([service.process.pid, projector.process.pid])
-        try:
-            await asyncio.gather(*(asyncio.to_thread(p.wait_ready) for p in (service, projector)))
-            memory.start()
-            job_ids = await _post_jobs(service.url, jobs)
-            await _projector_joined(service.url, job_ids[0])
-            yield JobsUnderBench(service, projector, database_url, job_ids, memory)
-        finally:
-            await memory.stop()
-            service.terminate()
-            projector.terminate()
-
-
-async def _projector_joined(url: str, job_id: str) -> None:
-    """Until a view shows in recently-viewed: with "latest", views sent before the projector's
-    group has its partitions are never projected, so one is sent again each second."""
-    visitor = f"bench-warm-up-{uuid.uuid4().hex[:8]}"
-    async with httpx.AsyncClient(base_url=url, timeout=10) as client:
-        for _ in range(60):
-            view = {"visitor_id": visitor, "job_id": job_id}
-            (await client.post("/v1/job-views", json=view)).raise_for_status()
-            for _ in range(10):
-                page = await client.get(f"/v1/visitors/{visitor}/recently-viewed")
-                if page.json()["items"]:
-                    return
-                await asyncio.sleep(0.1)
-    sys.exit("bench: the jobs service's projector did not start within 60 s")
-
-
-async def _post_jobs(url: str, count: int) -> list[str]:
-    async with httpx.AsyncClient(base_url=url, headers=ADMIN_HEADERS) as client:
-        job_ids = []
-        for n in range(count):
-            response = await client.post(
-                "/v1/jobs",
-                json={
-                    "title": f"Bench job {n}",
-                    "category": "Nursing",
-                    "location": "Durham, NC",
-                    "description": "Benchmark",
-                },
-            )
-            response.raise_for_status()
-            job_ids.append(response.json()["job_id"])
-    return job_ids
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,8 @@
 pipeline (aiokafka ``getmany`` → JSON decoding → one asyncpg upsert of the same rows, offsets
 committed after the database) fed the same number of events, produced the same way.
 
-The raw pipeline runs as its own process (``python -m bench.projector raw-consumer TOPIC DB``), as
-the projector runs in the jobs process, on a topic of its own with as many partitions as the views
+The raw pipeline runs as its own process (``python -m bench.projector raw-consumer TOPIC DB``), on
+a topic of its own with as many partitions as the views
 topic; both are timed from the first event sent until the last one is in the table.
 """
 
@@ -19,12 +19,13 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from bench.common import JobsUnderBench, Options
+from bench.common import Options
+from bench.stack import Stack
 from bench.table import Goal, Row
+from devsupport.infra import REPO_ROOT, kafka_bootstrap
+from devsupport.kafka import partitions_of
 from talent_shared.envelope import new_event
 from talent_shared.events import VIEWS_TOPIC, JobViewed
-from devsupport.infra import kafka_bootstrap, REPO_ROOT
-from devsupport.kafka import partitions_of
 
 BASE = datetime(2026, 1, 1, tzinfo=UTC)
 # The projector's conflict rule: newest wins per (visitor, job).
@@ -34,13 +35,15 @@ RAW_UPSERT = """INSERT INTO recently_viewed (visitor_id, job_id, viewed_at)
     DO UPDATE SET viewed_at = greatest(recently_viewed.viewed_at, excluded.viewed_at)"""
 
 
-async def measure(jobs: JobsUnderBench, options: Options) -> list[Row]:
-    await catch_up(jobs.database_url, jobs.job_ids[0])
-    projected = await projector_rate(jobs.database_url, jobs.job_ids, options.views)
-    raw = await raw_pipeline_rate(jobs.database_url, jobs.job_ids, options.views)
+async def measure(stack: Stack, options: Options) -> list[Row]:
+    job_ids = await stack.open_job_ids(10)
+    await catch_up(stack.databases.jobs, job_ids[0])
+    projected = await projector_rate(stack.databases.jobs, job_ids, options.views)
+    raw = await raw_pipeline_rate(stack.databases.jobs, job_ids, options.views)
     return [
         Row(
-            f"recently-viewed projector ({options.views:,} views)",
+            "projector",
+            f"recently-viewed projector, in the jobs process ({options.views:,} views)",
             projected,
             "events/s",
             Goal("ratio_at_least", 0.7),

@@ -1,7 +1,8 @@
-"""The one table `make bench` prints: every figure beside its baseline, the ratio and the goal."""
+"""The one table `make bench` prints: each figure at scale (the reference data set loaded) beside
+the same measure on empty databases, its baseline where it has one, and its goal, met or not."""
 
+import dataclasses
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Literal
 
 
@@ -29,39 +30,64 @@ class Goal:
 
 @dataclass(frozen=True)
 class Row:
+    key: str  # the same measure in both columns
     measure: str
     value: float
     unit: str
     goal: Goal | None = None
     baseline: float | None = None
     baseline_is: str = ""
-    detail: str = ""  # latencies or conditions, printed under the figure
+    detail: str = ""  # latencies or conditions, printed beside the figure
 
     @property
     def ratio(self) -> float | None:
         return self.value / self.baseline if self.baseline else None
 
+    def against(self, baseline: float, baseline_is: str) -> "Row":
+        return dataclasses.replace(self, baseline=baseline, baseline_is=baseline_is)
 
-def _figure(value: float, unit: str) -> str:
+    def met(self) -> str:
+        return ("yes" if self.goal.met(self.value, self.baseline) else "no") if self.goal else "-"
+
+    def figure(self) -> str:
+        ratio = f", {self.ratio:.2f}x baseline" if self.ratio is not None else ""
+        detail = f"; {self.detail}" if self.detail else ""
+        return f"{_number(self.value, self.unit)}{ratio}" + (f" ({detail[2:]})" if detail else "")
+
+
+def _number(value: float, unit: str) -> str:
     return f"{value:,.1f} {unit}" if value < 100 else f"{value:,.0f} {unit}"
 
 
-def render(rows: list[Row], cores: int | None) -> str:
+def render(scale: list[Row], empty: list[Row], heading: str) -> str:
+    """Rows in the order measured at scale; a measure only one column has shows '-' in the
+    other."""
+    empty_by_key = {row.key: row for row in empty}
+    keys = [row.key for row in scale]
+    rows: list[tuple[Row | None, Row | None]] = [(r, empty_by_key.get(r.key)) for r in scale]
+    rows += [(None, row) for row in empty if row.key not in keys]
     lines = [
-        f"Talent Network benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {cores} cores",
+        heading,
         "",
-        "| measure | this run | baseline (same run) | ratio | goal | met |",
-        "|---|---|---|---|---|---|",
+        "| measure | at scale (reference data set) | empty databases | baseline (same run) "
+        "| goal | met at scale | met empty |",
+        "|---|---|---|---|---|---|---|",
     ]
-    for row in rows:
-        figure = _figure(row.value, row.unit) + (f" ({row.detail})" if row.detail else "")
-        baseline = (
-            f"{_figure(row.baseline, row.unit)}: {row.baseline_is}"
-            if row.baseline is not None
-            else row.baseline_is or "-"
+    for at_scale, on_empty in rows:
+        some = at_scale or on_empty
+        assert some is not None
+        baseline = next(
+            (
+                f"{_number(r.baseline, r.unit)}: {r.baseline_is}"
+                for r in (at_scale, on_empty)
+                if r is not None and r.baseline is not None
+            ),
+            "-",
         )
-        ratio = f"{row.ratio:.2f}x" if row.ratio is not None else "-"
-        goal = row.goal.describe(row.unit) if row.goal else "-"
-        met = ("yes" if row.goal.met(row.value, row.baseline) else "no") if row.goal else "-"
-        lines.append(f"| {row.measure} | {figure} | {baseline} | {ratio} | {goal} | {met} |")
+        goal = some.goal.describe(some.unit) if some.goal else "-"
+        lines.append(
+            f"| {some.measure} | {at_scale.figure() if at_scale else '-'} | "
+            f"{on_empty.figure() if on_empty else '-'} | {baseline} | {goal} | "
+            f"{at_scale.met() if at_scale else '-'} | {on_empty.met() if on_empty else '-'} |"
+        )
     return "\n".join(lines)
