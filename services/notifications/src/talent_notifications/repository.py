@@ -1,10 +1,11 @@
 """SQL of the notifications service's replicas and matching: subscribers, jobs, and the matches
 waiting for an alert or a digest. Functions take a connection so callers choose the transaction.
 
-Matching is the SQL function ``job_matches`` of migration 0002 (the contract's rules, in one
-place). Every query that matches also narrows by category first (``CATEGORY_MAY_MATCH``), which
-``job_matches`` implies, so that an index finds the candidates of a job and the jobs of a
-candidate instead of a scan of every member or every open job.
+Matching is ``MATCHES``: the contract's rules (the SQL function ``job_matches`` of migration
+0002 states them) as plain expressions over what migration 0006 stores, the subscribers' places
+and keywords as LIKE patterns and each job's lower-case text, which PostgreSQL evaluates in
+place instead of calling a function for every (member, job) pair. The category, cheapest and
+most selective, is tested first (``CATEGORY_MAY_MATCH``).
 """
 
 from collections.abc import Sequence
@@ -18,10 +19,10 @@ from talent_shared.events import CandidateChangesConfirmed, CandidateSignedUp, J
 
 JOB_MATCH_COLUMNS = """j.job_id, j.title, j.category, j.location,
     matched_keyword(s.keywords, j.title, j.description) AS keyword"""
-MATCHES = """job_matches(s.interests, s.locations, s.keywords,
-                         j.category, j.location, j.title, j.description)"""
-# Implied by MATCHES; served by subscribers_by_interest and jobs_open_by_category.
 CATEGORY_MAY_MATCH = """(s.interest_keys = '{}' OR lower(j.category) = ANY (s.interest_keys))"""
+MATCHES = f"""{CATEGORY_MAY_MATCH}
+    AND (s.location_patterns = '{{}}' OR lower(j.location) LIKE ANY (s.location_patterns))
+    AND (s.keyword_patterns = '{{}}' OR j.match_text LIKE ANY (s.keyword_patterns))"""
 NOT_ALERTED = """NOT EXISTS (SELECT 1 FROM alerted_jobs AS a
                             WHERE a.candidate_id = s.candidate_id AND a.job_id = j.job_id)"""
 ALERTABLE = "s.subscribed AND s.alert_frequency <> 'never'"
@@ -184,7 +185,7 @@ async def subscribers_matching_job(connection: Connection, job_id: UUID) -> list
     (read without locks: :func:`record_job_matches` checks each again under its lock)."""
     rows = await connection.fetch(
         f"""SELECT s.candidate_id
-            FROM jobs AS j JOIN subscribers AS s ON {CATEGORY_MAY_MATCH} AND {MATCHES}
+            FROM jobs AS j JOIN subscribers AS s ON {MATCHES}
             WHERE j.job_id = $1 AND j.status = 'open' AND {ALERTABLE} AND {NOT_ALERTED}
             ORDER BY s.candidate_id""",
         job_id,
@@ -235,7 +236,7 @@ async def queue_open_jobs(
         f"""WITH waiting AS (
                 INSERT INTO alerted_jobs (candidate_id, job_id)
                 SELECT s.candidate_id, j.job_id
-                FROM subscribers AS s JOIN jobs AS j ON {CATEGORY_MAY_MATCH} AND {MATCHES}
+                FROM subscribers AS s JOIN jobs AS j ON {MATCHES}
                 WHERE s.candidate_id = ANY($1::uuid[]) AND s.subscribed
                   AND s.alert_frequency = 'instant' AND j.status = 'open'
                   AND ($3::timestamptz IS NULL OR j.updated_at >= $3)
@@ -262,7 +263,7 @@ async def open_jobs_matching(
     ``changed_since``, only jobs posted or updated at or after that time."""
     return await connection.fetch(
         f"""SELECT {JOB_MATCH_COLUMNS}
-            FROM subscribers AS s JOIN jobs AS j ON {CATEGORY_MAY_MATCH} AND {MATCHES}
+            FROM subscribers AS s JOIN jobs AS j ON {MATCHES}
             WHERE s.candidate_id = $1 AND j.status = 'open' AND {NOT_ALERTED}
               AND ($3::timestamptz IS NULL OR j.updated_at >= $3)
             ORDER BY j.posted_at DESC, j.job_id LIMIT $2""",
