@@ -17,7 +17,7 @@ import asyncpg
 
 from bench.common import Options, until
 from bench.reference_data import job_like_ours
-from bench.settle import notifications_progress, settle
+from bench.settle import mark, settle
 from bench.stack import Stack
 from bench.table import Goal, Row
 from bench.welcome import burst
@@ -77,15 +77,14 @@ async def import_while_signing_up(stack: Stack, options: Options) -> list[Row]:
     del options
     rng = random.Random("bench import")
     imported = [job_like_ours(rng, n, IMPORT_PREFIX).feed_entry() for n in range(IMPORTED)]
-    async with notifications_progress(stack) as progress:
-        started = time.time()
-        seconds, counts = await post_feed(stack, await open_feed(stack) + imported)
-        signed_up = await burst(stack)
-        await progress.wait(FANOUT_TIMEOUT_SECONDS)
-        fanned_out = time.time() - started
-        job_ids = await _imported_ids(stack)
-        matches = await matches_recorded(stack, job_ids)
-        await settle(stack, progress)
+    handled = await mark(stack)
+    started = time.time()
+    seconds, counts = await post_feed(stack, await open_feed(stack) + imported)
+    signed_up = await burst(stack)
+    await handled.wait(FANOUT_TIMEOUT_SECONDS)
+    fanned_out = time.time() - started
+    matches = await matches_recorded(stack, await _imported_ids(stack))
+    await settle(handled)
     during = f", while a {IMPORTED}-job import fans out"
     rows = signed_up.rows("import", during)
     rows[2] = Row(rows[2].key, rows[2].measure, rows[2].value, "ms", Goal("at_most", 2000),
@@ -116,16 +115,16 @@ async def wide_match(stack: Stack, options: Options) -> list[Row]:
     if not stack.seeded:
         return []
     expected = await _members_matching_wide_job(stack)
-    async with notifications_progress(stack) as progress:
-        async with (
-            aiohttp.ClientSession(stack.url, headers=ADMIN_HEADERS) as client,
-            client.post("/v1/jobs", json=WIDE_JOB) as response,
-        ):
-            response.raise_for_status()
-            job_id = uuid.UUID((await response.json())["job_id"])
-            posted = time.perf_counter()
-        recorded = await _until_recorded(stack, job_id, expected)
-        await settle(stack, progress)
+    handled = await mark(stack)
+    async with (
+        aiohttp.ClientSession(stack.url, headers=ADMIN_HEADERS) as client,
+        client.post("/v1/jobs", json=WIDE_JOB) as response,
+    ):
+        response.raise_for_status()
+        job_id = uuid.UUID((await response.json())["job_id"])
+        posted = time.perf_counter()
+    recorded = await _until_recorded(stack, job_id, expected)
+    await settle(handled)
     return [
         Row("wide.match", f"a job matching {expected:,} members: every match recorded",
             recorded - posted, "s", Goal("at_most", 10),

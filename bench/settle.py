@@ -1,5 +1,9 @@
-"""Between measures: wait until the consumers have worked through what a measure produced, then
-put the notifications database back as the reference data set left it.
+"""Between measures: wait until the notifications service has handled every event the other
+services published meanwhile, then put its database back as the reference data set left it.
+
+Handled means recorded in its inbox (processed_events), which each consumer writes in the
+transaction that applied the event, the last one for a job's matching: an event of the signup or
+jobs outbox is handled once its id is there.
 
 A measure's matches open alert windows that close 300 s later (ALERT_WINDOW_SECONDS, as
 shipped); the alerts would then be recorded and sent in the middle of a later measure. The bench
@@ -7,86 +11,73 @@ deletes the waiting matches, windows and digest queue a measure left (they are t
 the reference data set has none), so each measure starts from the same state.
 """
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 
 from bench.common import until
 from bench.stack import Stack
-from devsupport.infra import kafka_bootstrap
 from talent_shared.events import CANDIDATES_TOPIC, POSTINGS_TOPIC
 
-# The notifications service's consumer groups, and their topics.
-NOTIFICATIONS_CONSUMERS = {"candidates": CANDIDATES_TOPIC, "jobs": POSTINGS_TOPIC}
+# Who publishes what the notifications service consumes, and its consumer's name in the inbox.
+PUBLISHED = (("signup", CANDIDATES_TOPIC, "candidates"), ("jobs", POSTINGS_TOPIC, "jobs"))
 
 
-@dataclass
-class ConsumerProgress:
-    """Whether consumer groups have consumed their topics up to the end. A partition that got
-    nothing new since :meth:`mark` counts as consumed: with "latest", a group commits nothing on
-    a partition it never received a record from."""
+@dataclass(frozen=True)
+class Handled:
+    """The events published since :func:`mark`, and whether notifications handled them all."""
 
-    admin: AIOKafkaAdminClient
-    reader: AIOKafkaConsumer
-    groups: dict[str, str]  # group -> topic
-    marked: dict[TopicPartition, int] = field(default_factory=dict)
+    stack: Stack
+    marks: dict[str, int]  # the last outbox row of each publishing database at the mark
 
-    async def _ends(self) -> dict[TopicPartition, int]:
-        partitions = [
-            TopicPartition(topic, p)
-            for topic in set(self.groups.values())
-            for p in self.reader.partitions_for_topic(topic) or ()
-        ]
-        ends: dict[TopicPartition, int] = await self.reader.end_offsets(partitions)
-        return ends
+    async def _event_ids(self, service: str, topic: str) -> list[object]:
+        connection = await asyncpg.connect(getattr(self.stack.databases, service))
+        try:
+            rows = await connection.fetch(
+                "SELECT event_id FROM outbox WHERE id > $1 AND topic = $2",
+                self.marks[service], topic,
+            )  # fmt: skip
+        finally:
+            await connection.close()
+        return [row["event_id"] for row in rows]
 
-    async def mark(self) -> None:
-        await self.reader.topics()  # metadata of every topic
-        self.marked = await self._ends()
-
-    async def consumed(self) -> bool:
-        ends = await self._ends()
-        for group, topic in self.groups.items():
-            committed = await self.admin.list_consumer_group_offsets(group)
-            for partition, end in ends.items():
-                if partition.topic != topic or end == self.marked.get(partition, 0):
-                    continue
-                done = committed.get(partition)
-                if done is None or done.offset < end:
+    async def all_handled(self) -> bool:
+        notifications = await asyncpg.connect(self.stack.databases.notifications)
+        try:
+            for service, topic, consumer in PUBLISHED:
+                event_ids = await self._event_ids(service, topic)
+                handled = await notifications.fetchval(
+                    """SELECT count(*) FROM processed_events
+                       WHERE consumer = $1 AND event_id = ANY($2::uuid[])""",
+                    consumer, event_ids,
+                )  # fmt: skip
+                if handled < len(event_ids):
                     return False
-        return True
+            return True
+        finally:
+            await notifications.close()
 
     async def wait(self, timeout: float) -> float:
-        """Seconds until every group has consumed its topic; raises past ``timeout``."""
-        return await until(self.consumed, every=0.25, timeout=timeout, what="the consumers")
+        """Seconds until every event is handled; raises past ``timeout``."""
+        return await until(self.all_handled, every=0.25, timeout=timeout, what="notifications")
 
 
-@asynccontextmanager
-async def notifications_progress(stack: Stack) -> AsyncIterator[ConsumerProgress]:
-    """The notifications consumers' progress, marked now."""
-    groups = {stack.group("notifications", c): t for c, t in NOTIFICATIONS_CONSUMERS.items()}
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap())
-    reader = AIOKafkaConsumer(bootstrap_servers=kafka_bootstrap(), enable_auto_commit=False)
-    await admin.start()
-    await reader.start()
-    try:
-        progress = ConsumerProgress(admin, reader, groups)
-        await progress.mark()
-        yield progress
-    finally:
-        await reader.stop()
-        await admin.close()
+async def mark(stack: Stack) -> Handled:
+    marks = {}
+    for service, _, _ in PUBLISHED:
+        connection = await asyncpg.connect(getattr(stack.databases, service))
+        try:
+            marks[service] = await connection.fetchval("SELECT coalesce(max(id), 0) FROM outbox")
+        finally:
+            await connection.close()
+    return Handled(stack, marks)
 
 
-async def settle(stack: Stack, progress: ConsumerProgress, *, timeout: float = 900) -> None:
-    """Until the notifications consumers are done and no email is due, then the reference
+async def settle(handled: Handled, *, timeout: float = 1800) -> None:
+    """Until notifications has handled every event and no email is due, then the reference
     state again (see the module docstring)."""
-    await progress.wait(timeout)
-    notifications = await asyncpg.connect(stack.databases.notifications)
+    await handled.wait(timeout)
+    notifications = await asyncpg.connect(handled.stack.databases.notifications)
 
     async def nothing_due() -> bool:
         return not await notifications.fetchval(

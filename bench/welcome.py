@@ -17,7 +17,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer
 
 from bench.common import Options, percentile, until
-from bench.settle import notifications_progress, settle
+from bench.settle import mark, settle
 from bench.signups import SIGNUPS, Welcomes, sign_up_burst, signup_bodies, wait_for_welcomes
 from bench.stack import Stack
 from bench.table import Goal, Row
@@ -74,10 +74,11 @@ async def warm_up(stack: Stack) -> None:
 
 async def measure(stack: Stack, options: Options) -> list[Row]:
     del options
-    async with notifications_progress(stack) as progress, candidates_from_now() as kafka:
+    handled = await mark(stack)
+    async with candidates_from_now() as kafka:
         result = await burst(stack)
         trails = await _trails(stack, result, kafka)
-        await settle(stack, progress)
+    await settle(handled)
     raw = await _raw_smtp_rate(stack.sink.port, SIGNUPS, NotificationsSettings().smtp_pool_size)
     rows = result.rows("welcome", "")
     rows[1] = rows[1].against(raw, "raw aiosmtplib, as many open connections (SMTP_POOL_SIZE)")
