@@ -24,12 +24,12 @@ from aiokafka import AIOKafkaConsumer
 
 from bench.common import MemorySampler, Options, percentile, timed_concurrently
 from bench.table import Goal, Row
+from devsupport.databases import fresh_database
+from devsupport.ports import free_port
+from devsupport.services import ServiceProcess, start_service
 from talent_notifications.emails import Emails
 from talent_notifications.settings import NotificationsSettings
 from talent_shared.events import CANDIDATES_TOPIC
-from devsupport.databases import fresh_database
-from devsupport.services import ServiceProcess, start_service
-from devsupport.ports import free_port
 
 MemoryRows = Callable[[str, MemorySampler], list[Row]]
 

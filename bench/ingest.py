@@ -9,9 +9,9 @@ from aiokafka import AIOKafkaProducer
 
 from bench.common import JobsUnderBench, Options, WrkResult, percentile, run_wrk, timed_concurrently
 from bench.table import Goal, Row
+from devsupport.infra import kafka_bootstrap
 from talent_shared.envelope import new_event
 from talent_shared.events import VIEWS_TOPIC, JobViewed
-from devsupport.infra import kafka_bootstrap
 
 # One job view per request, from 500 visitors (the freshness measure uses it as its load too).
 SINGLE_VIEW_SCRIPT = """wrk.method = "POST"

@@ -21,10 +21,10 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from bench.common import JobsUnderBench, Options
 from bench.table import Goal, Row
+from devsupport.infra import REPO_ROOT, kafka_bootstrap
+from devsupport.kafka import partitions_of
 from talent_shared.envelope import new_event
 from talent_shared.events import VIEWS_TOPIC, JobViewed
-from devsupport.infra import kafka_bootstrap, REPO_ROOT
-from devsupport.kafka import partitions_of
 
 BASE = datetime(2026, 1, 1, tzinfo=UTC)
 # The projector's conflict rule: newest wins per (visitor, job).

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `make test`: every test, stage by stage, with each stage's time at the end. Lint; the native run
+# `make test`: every test, stage by stage, with each stage's time at the end. Lint; the tests that
+# need no infrastructure (`make test-unit`); the native run
 # (Kafka, PostgreSQL, SMTP, Chromium and nginx on this machine: `make test-native`); then Docker
 # (engine and plugins installed when missing, as root): the compose stack end to end and the
 # testcontainers subset. Each stage installs and starts what it needs.
@@ -18,6 +19,7 @@ stage() {
 trap 'make --no-print-directory compose-down >/dev/null 2>&1 || true' EXIT
 
 stage "lint" make --no-print-directory lint
+stage "unit tests" make --no-print-directory test-unit
 stage "native tests" make --no-print-directory test-native
 stage "compose up (engine, images)" make --no-print-directory compose-up
 stage "compose end to end" make --no-print-directory compose-test

@@ -60,6 +60,7 @@ def as_raw_message(_context: Any, value: Any) -> bytes:
     as its text (the service must answer a message that is no report, not fail)."""
     return value if isinstance(value, bytes) else str(value).encode()
 
+
 FUZZ_SETTINGS = settings(
     max_examples=EXAMPLES_PER_MODE,
     database=None,

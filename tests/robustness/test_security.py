@@ -19,11 +19,11 @@ from unittest import mock
 import httpx
 import pytest
 
+from devsupport.services import ADMIN_HEADERS
 from talent_shared.http import auth as shared_http
 from talent_shared.settings import DEVELOPMENT_ADMIN_TOKEN, DEVELOPMENT_TOKEN_SECRET
 from talent_shared.tokens import TokenPurpose, make_token
 from tests.robustness.stack import SERVICES, ProcessStack, process_stack
-from devsupport.services import ADMIN_HEADERS
 from tests.support.smtp import SmtpServer
 
 pytestmark = [pytest.mark.robustness, pytest.mark.integration]
