@@ -1,0 +1,45 @@
+"""Fixtures of the Kubernetes tests: the cluster `make k8s-up` started."""
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from deploy.cluster import layout
+from tests.k8s.cluster import Cluster, admin_token, cluster_ip
+
+
+@pytest.fixture(scope="session")
+async def cluster() -> AsyncIterator[Cluster]:
+    if not layout.KUBECONFIG.exists():
+        pytest.fail("no test cluster: run `make k8s-up` first")
+    site = httpx.AsyncClient(
+        base_url=layout.INGRESS_URL, headers={"Host": layout.INGRESS_HOST}, timeout=30
+    )
+    mail_address = cluster_ip("talent-infra", "mailsink")
+    mail = httpx.AsyncClient(base_url=f"http://{mail_address}:8025", timeout=30)
+    try:
+        yield Cluster(
+            site=site, mail=mail, admin_headers={"Authorization": f"Bearer {admin_token()}"}
+        )
+    finally:
+        await site.aclose()
+        await mail.aclose()
+
+
+# Lightest first; the autoscaler's test last, since it leaves jobs scaled out for a while.
+ORDER = (
+    "test_workloads",
+    "test_ingress",
+    "test_pod_deletion",
+    "test_rolling_update",
+    "test_autoscaling",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        module = item.path.stem
+        return ORDER.index(module) if module in ORDER else len(ORDER)
+
+    items.sort(key=rank)
