@@ -1,9 +1,9 @@
 """Every path, address, port and version of the test cluster, in one place.
 
 Ports are chosen away from the native stack (8001-8003, 8080, 9092/9093, 5432, 1025, and free
-ports from 20000 up) and the compose stack (the same, or 10000 higher). The node's address is on
-a dummy interface of its own, so the API server and the kubelet never listen on an address
-another machine can reach; pods live on a bridge of their own.
+ports from 20000 up) and the compose stack (the same, or 10000 higher). The node's address is
+on an interface of its own (a bridge with no ports), so the API server and the kubelet never
+listen on an address another machine can reach; pods live on a bridge of their own.
 """
 
 import ipaddress
@@ -34,7 +34,7 @@ KUBECONFIG = CONFIG / "admin.kubeconfig"  # cluster-admin, for the runner and th
 
 KUBERNETES_VERSION = "v1.34.4"
 NODE_NAME = "talent-node"
-NODE_INTERFACE = "talentk8s0"  # a dummy interface holding the node address
+NODE_INTERFACE = "talentk8s0"  # an interface of its own holding the node address
 NODE_IP = "10.250.0.1"
 BRIDGE = "talentcni0"
 POD_CIDR = ipaddress.ip_network("10.244.0.0/16")

@@ -34,6 +34,7 @@ PACKAGES = {  # Debian package: a file it installs
 # Bridged pod traffic must pass iptables for Services to reach pods on the same bridge.
 SYSCTLS = {"net/bridge/bridge-nf-call-iptables": "1", "net/ipv4/ip_forward": "1"}
 HOST_RECORD = layout.STATE / "host.json"
+CLUSTER_ROUTES = (str(layout.SERVICE_CIDR), str(layout.POD_CIDR))
 
 
 def ensure_packages() -> None:
@@ -73,11 +74,25 @@ def prepare_host() -> None:
             sysctls.setdefault(name, current)
             path.write_text(value)
     if ip("link", "show", layout.NODE_INTERFACE, check=False).returncode != 0:
-        ip("link", "add", layout.NODE_INTERFACE, "type", "dummy")
+        # A bridge with no ports: this kernel has no dummy interfaces.
+        ip("link", "add", layout.NODE_INTERFACE, "type", "bridge")
         record["interface"] = layout.NODE_INTERFACE
     ip("addr", "replace", f"{layout.NODE_IP}/32", "dev", layout.NODE_INTERFACE)
     ip("link", "set", layout.NODE_INTERFACE, "up")
+    # The cluster's addresses never take the default route: they lead to the node's own
+    # interface (a bridge with no ports), where kube-proxy's DNAT sends Service traffic on to
+    # a pod and anything else (a Service not programmed yet, a pod gone) ends. A blackhole
+    # route would refuse the node's own Service traffic before the DNAT.
+    for network in CLUSTER_ROUTES:
+        ip("route", "replace", network, "dev", layout.NODE_INTERFACE)
     HOST_RECORD.write_text(json.dumps(record, indent=2))
+
+
+def write(path: Path, text: str) -> None:
+    """Write ``text`` unless ``path`` holds it already: kube-proxy exits when its configuration
+    file changes, even to the same content."""
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text)
 
 
 def write_configs() -> None:
@@ -85,7 +100,8 @@ def write_configs() -> None:
     for folder in (layout.CONFIG, layout.CNI_CONFIG, layout.LOGS, layout.RUN, layout.CNI_STATE):
         folder.mkdir(parents=True, exist_ok=True)
     pki = layout.PKI
-    (layout.CONFIG / "containerd.toml").write_text(
+    write(
+        layout.CONFIG / "containerd.toml",
         f"""version = 2
 root = "{layout.CONTAINERD_ROOT}"
 state = "{layout.RUN / "containerd"}"
@@ -102,6 +118,10 @@ state = "{layout.RUN / "containerd"}"
   stream_server_address = "127.0.0.1"
   stream_server_port = "0"
   enable_selinux = false
+  netns_mounts_under_state_dir = true
+  # This machine's root lacks CAP_SYS_RESOURCE: no process may lower its OOM score, so a
+  # container's is kept at containerd's own (the kubelet asks -998 for a pod sandbox).
+  restrict_oom_score_adj = true
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "overlayfs"
     default_runtime_name = "runc"
@@ -112,7 +132,7 @@ state = "{layout.RUN / "containerd"}"
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
     conf_dir = "{layout.CNI_CONFIG}"
-"""
+""",
     )
     network = {
         "cniVersion": "1.0.0",
@@ -136,9 +156,9 @@ state = "{layout.RUN / "containerd"}"
             {"type": "firewall", "backend": "iptables"},
         ],
     }
-    (layout.CNI_CONFIG / "10-talent-pods.conflist").write_text(json.dumps(network, indent=2))
+    write(layout.CNI_CONFIG / "10-talent-pods.conflist", json.dumps(network, indent=2))
     # The pods' resolver configuration for dnsPolicy Default: no upstream, nothing leaves.
-    (layout.CONFIG / "resolv.conf").write_text("options ndots:1\n")
+    write(layout.CONFIG / "resolv.conf", "options ndots:1\n")
     kubelet = {
         "apiVersion": "kubelet.config.k8s.io/v1beta1",
         "kind": "KubeletConfiguration",
@@ -171,7 +191,7 @@ state = "{layout.RUN / "containerd"}"
         "podPidsLimit": 4096,
         "shutdownGracePeriod": "0s",
     }
-    (layout.CONFIG / "kubelet.yaml").write_text(yaml.safe_dump(kubelet))
+    write(layout.CONFIG / "kubelet.yaml", yaml.safe_dump(kubelet))
     proxy = {
         "apiVersion": "kubeproxy.config.k8s.io/v1alpha1",
         "kind": "KubeProxyConfiguration",
@@ -185,9 +205,14 @@ state = "{layout.RUN / "containerd"}"
         "iptables": {"localhostNodePorts": False},
         "healthzBindAddress": "127.0.0.1:10256",
         "metricsBindAddress": "127.0.0.1:10249",
-        "conntrack": {"maxPerCore": 0},  # leave the machine's conntrack table size alone
+        # Leave the machine's conntrack table size and timeouts alone (0: not set).
+        "conntrack": {
+            "maxPerCore": 0,
+            "tcpEstablishedTimeout": "0s",
+            "tcpCloseWaitTimeout": "0s",
+        },
     }
-    (layout.CONFIG / "kube-proxy.yaml").write_text(yaml.safe_dump(proxy))
+    write(layout.CONFIG / "kube-proxy.yaml", yaml.safe_dump(proxy))
 
 
 @dataclass(frozen=True)
