@@ -21,13 +21,16 @@ def roll_out(service: str) -> float:
         f"talent-network/{service}:{images.PRODUCTION_TAG}", f"talent-network/{service}:{NEW_TAG}"
     )
     started = time.monotonic()
+    image = f"talent-network/{service}:{NEW_TAG}"
+    # The service and its migrate init container: one image.
     kubectl(
         "-n",
         NAMESPACE,
         "set",
         "image",
         f"deployment/{service}",
-        f"{service}=talent-network/{service}:{NEW_TAG}",
+        f"{service}={image}",
+        f"migrate={image}",
     )
     kubectl("-n", NAMESPACE, "rollout", "status", f"deployment/{service}", "--timeout=600s")
     return time.monotonic() - started
