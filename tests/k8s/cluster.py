@@ -83,7 +83,7 @@ class Cluster:
             headers=self.next_client(),
         )
 
-    async def sign_up(self, email: str) -> httpx.Response:
+    async def sign_up(self, email: str, headers: dict[str, str] | None = None) -> httpx.Response:
         body = {
             "email": email,
             "first_name": "Ada",
@@ -94,7 +94,7 @@ class Cluster:
             "alert_frequency": "never",
             "consent": True,
         }
-        return await self.site.post("/v1/signups", json=body, headers=self.next_client())
+        return await self.site.post("/v1/signups", json=body, headers=headers or self.next_client())
 
     async def recently_viewed(self, visitor_id: str) -> list[str]:
         response = await self.site.get(f"/v1/visitors/{visitor_id}/recently-viewed")

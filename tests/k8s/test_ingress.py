@@ -55,3 +55,25 @@ async def test_sign_up_welcome_reaches_the_mail_sink(cluster: Cluster) -> None:
         return (await cluster.welcome_counts()).get(email) == 1
 
     assert await eventually(welcomed, timeout=90, interval=1)
+
+
+async def test_sign_up_limit_counts_each_visitor_address_behind_the_ingress(
+    cluster: Cluster,
+) -> None:
+    """The per-address limit (20/minute, fixed windows) sees the visitor's address the load
+    balancer names in X-Forwarded-For, not the Ingress controller's. 41 sign-ups from one
+    address within a minute put at least 21 in one window; another address is not limited."""
+    limited = {"X-Forwarded-For": "203.0.113.7"}
+    answers = []
+    for _ in range(41):
+        response = await cluster.sign_up(f"{unique('limited')}@example.org", headers=limited)
+        answers.append(response.status_code)
+    print(
+        f"41 sign-ups from one address: {answers.count(201)} accepted, "
+        f"{answers.count(429)} refused with 429"
+    )
+    assert set(answers) == {201, 429}
+    other = await cluster.sign_up(
+        f"{unique('other')}@example.org", headers={"X-Forwarded-For": "203.0.113.8"}
+    )
+    assert other.status_code == 201, other.text
