@@ -10,14 +10,13 @@ sysctls `up` changed get their old values back, and the state folders go.
 
 import json
 import os
+import shlex
 import shutil
 import signal
 import subprocess
 from pathlib import Path
 
 from deploy.cluster import layout, node
-
-CNI_CHAINS = ("CNI-FORWARD", "CNI-ADMIN")
 
 
 def _run(*argv: str) -> subprocess.CompletedProcess[str]:
@@ -54,13 +53,23 @@ def _unmount_state() -> None:
 
 
 def _remove_cni_chains() -> None:
-    for chain in CNI_CHAINS:
-        while _run("iptables", "-t", "filter", "-D", "FORWARD", "-j", chain).returncode == 0:
-            pass
-    for chain in CNI_CHAINS:
-        _run("iptables", "-t", "filter", "-F", chain)
-    for chain in CNI_CHAINS:
-        _run("iptables", "-t", "filter", "-X", chain)
+    """The CNI plugins' chains (CNI-*) and every rule that jumps to one: the firewall plugin
+    leaves its chains behind when its last pod goes."""
+    for table in ("filter", "nat"):
+        rules = _run("iptables", "-t", table, "-S").stdout.splitlines()
+        for rule in rules:
+            words = shlex.split(rule)
+            if (
+                words[:1] == ["-A"]
+                and "-j" in words
+                and words[words.index("-j") + 1].startswith("CNI-")
+            ):
+                _run("iptables", "-t", table, "-D", *words[1:])
+        chains = [r.split()[1] for r in rules if r.startswith("-N CNI-")]
+        for chain in chains:
+            _run("iptables", "-t", table, "-F", chain)
+        for chain in chains:
+            _run("iptables", "-t", table, "-X", chain)
 
 
 def _restore_host() -> None:
