@@ -4,7 +4,7 @@ In order: the kubelet stops (so it restarts nothing); `kube cri-reset` has conta
 remove every pod sandbox, which runs the CNI plugins' DEL (each pod's veth, address and
 firewall rules) and unmounts its volumes; `kube-proxy --cleanup` removes its iptables chains;
 the rest stops. Then what may be left after a crash is swept: shims of this containerd, mounts
-under the state folders, the bridge and the node interface, the CNI plugins' chains; the
+under the state folders, the bridge and the node interface, the kubelet's and the CNI plugins' chains; the
 sysctls `up` changed get their old values back, and the state folders go.
 """
 
@@ -17,6 +17,8 @@ import subprocess
 from pathlib import Path
 
 from deploy.cluster import layout, node
+
+NODE_CHAINS = ("KUBE-", "CNI-")
 
 
 def _run(*argv: str) -> subprocess.CompletedProcess[str]:
@@ -52,24 +54,25 @@ def _unmount_state() -> None:
         _run("umount", "--lazy", target)
 
 
-def _remove_cni_chains() -> None:
-    """The CNI plugins' chains (CNI-*) and every rule that jumps to one: the firewall plugin
-    leaves its chains behind when its last pod goes."""
-    for table in ("filter", "nat"):
-        rules = _run("iptables", "-t", table, "-S").stdout.splitlines()
-        for rule in rules:
-            words = shlex.split(rule)
-            if (
-                words[:1] == ["-A"]
-                and "-j" in words
-                and words[words.index("-j") + 1].startswith("CNI-")
-            ):
-                _run("iptables", "-t", table, "-D", *words[1:])
-        chains = [r.split()[1] for r in rules if r.startswith("-N CNI-")]
-        for chain in chains:
-            _run("iptables", "-t", table, "-F", chain)
-        for chain in chains:
-            _run("iptables", "-t", table, "-X", chain)
+def _remove_chains() -> None:
+    """Every chain the node made (KUBE-*: the kubelet's canaries and localnet firewall, any
+    kube-proxy left; CNI-*: the firewall plugin's) and every rule that jumps to one, in both
+    address families. Nothing else on a machine names its chains so."""
+    for command in ("iptables", "ip6tables"):
+        for table in ("filter", "nat", "mangle"):
+            rules = _run(command, "-t", table, "-S").stdout.splitlines()
+            for rule in rules:
+                words = shlex.split(rule)
+                if words[:1] == ["-A"] and "-j" in words:
+                    target = words[words.index("-j") + 1]
+                    if target.startswith(NODE_CHAINS):
+                        _run(command, "-t", table, "-D", *words[1:])
+            chains = [r.split()[1] for r in rules if r.startswith("-N ")]
+            chains = [chain for chain in chains if chain.startswith(NODE_CHAINS)]
+            for chain in chains:
+                _run(command, "-t", table, "-F", chain)
+            for chain in chains:
+                _run(command, "-t", table, "-X", chain)
 
 
 def _restore_host() -> None:
@@ -103,7 +106,7 @@ def down() -> None:
         node.stop(by_name[name])
     _kill_shims()
     _unmount_state()
-    _remove_cni_chains()
+    _remove_chains()
     _restore_host()
     shutil.rmtree(layout.STATE, ignore_errors=True)
     shutil.rmtree(layout.RUN, ignore_errors=True)
