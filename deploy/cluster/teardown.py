@@ -4,8 +4,9 @@ In order: the kubelet stops (so it restarts nothing); `kube cri-reset` has conta
 remove every pod sandbox, which runs the CNI plugins' DEL (each pod's veth, address and
 firewall rules) and unmounts its volumes; `kube-proxy --cleanup` removes its iptables chains;
 the rest stops. Then what may be left after a crash is swept: shims of this containerd, mounts
-under the state folders, the bridge and the node interface, the kubelet's and the CNI plugins' chains; the
-sysctls `up` changed get their old values back, and the state folders go.
+under the state folders, the bridge and the node interface (and the routes on it), the
+kubelet's and the CNI plugins' chains; the sysctls `up` changed get their old values back, and
+the state folders go.
 """
 
 import json
