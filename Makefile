@@ -82,8 +82,8 @@ k8s-up: sync ## Kubernetes: a single-node cluster built here, the test overlay o
 	.venv/bin/python deploy/docker/images.py
 	.venv/bin/python -m deploy.cluster up
 
-k8s-test: sync ## the Kubernetes tests against `make k8s-up`'s cluster
-	.venv/bin/pytest -m k8s tests/k8s
+k8s-test: sync ## the Kubernetes tests against `make k8s-up`'s cluster, their numbers printed (-s)
+	.venv/bin/pytest -m k8s -s tests/k8s
 
 k8s-down: sync ## stop the cluster; undo its mounts, interfaces, iptables rules and sysctls
 	.venv/bin/python -m deploy.cluster down
