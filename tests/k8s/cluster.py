@@ -37,6 +37,16 @@ def cluster_ip(namespace: str, service: str) -> str:
     return address
 
 
+def ingress_client(connections: int = 100) -> httpx.AsyncClient:
+    """A client of the careers origin: the Ingress on the node address, with the test host."""
+    return httpx.AsyncClient(
+        base_url=layout.INGRESS_URL,
+        headers={"Host": layout.INGRESS_HOST},
+        timeout=30,
+        limits=httpx.Limits(max_connections=connections),
+    )
+
+
 def admin_token() -> str:
     token: str = json.loads(SECRETS_FILE.read_text())["ADMIN_API_TOKEN"]
     return token
@@ -155,8 +165,14 @@ async def steady_load(
     """Views and sign-ups at a fixed rate (open loop: a slow answer does not slow the
     sending) until ``stop`` is set; each view by a new visitor, each sign-up a new address.
     With ``retries``, a failed request is sent again, as a front end does, up to that many
-    times; without, every failure counts."""
+    times; without, every failure counts. The load has a client (and connections) of its own:
+    a slow moment of the cluster must not starve the test's other requests, nor theirs it."""
     traffic = Traffic()
+    load = Cluster(
+        site=ingress_client(connections=1000),
+        mail=cluster.mail,
+        admin_headers=cluster.admin_headers,
+    )
     tasks: set[asyncio.Task[None]] = set()
 
     async def send(kind: str) -> None:
@@ -165,9 +181,9 @@ async def steady_load(
             traffic.sent += 1
             try:
                 if kind == "view":
-                    response = await cluster.view(key, job_id)
+                    response = await load.view(key, job_id)
                 else:
-                    response = await cluster.sign_up(key)
+                    response = await load.sign_up(key)
             except httpx.HTTPError as error:
                 outcome = f"{kind}: {type(error).__name__}"
             else:
@@ -198,6 +214,7 @@ async def steady_load(
         await asyncio.sleep(0.02)
     if tasks:
         await asyncio.gather(*tasks)
+    await load.site.aclose()
     return traffic
 
 

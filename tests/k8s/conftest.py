@@ -6,16 +6,14 @@ import httpx
 import pytest
 
 from deploy.cluster import layout
-from tests.k8s.cluster import Cluster, admin_token, cluster_ip
+from tests.k8s.cluster import Cluster, admin_token, cluster_ip, ingress_client
 
 
 @pytest.fixture(scope="session")
 async def cluster() -> AsyncIterator[Cluster]:
     if not layout.KUBECONFIG.exists():
         pytest.fail("no test cluster: run `make k8s-up` first")
-    site = httpx.AsyncClient(
-        base_url=layout.INGRESS_URL, headers={"Host": layout.INGRESS_HOST}, timeout=30
-    )
+    site = ingress_client()
     mail_address = cluster_ip("talent-infra", "mailsink")
     mail = httpx.AsyncClient(base_url=f"http://{mail_address}:8025", timeout=30)
     try:

@@ -28,7 +28,7 @@ async def test_pod_of_each_service_deleted_mid_burst_loses_nothing(cluster: Clus
     stop = asyncio.Event()
     started = time.monotonic()
     load = asyncio.create_task(
-        steady_load(cluster, job_id, stop, views_per_second=15, signups_per_second=4, retries=5)
+        steady_load(cluster, job_id, stop, views_per_second=10, signups_per_second=3, retries=5)
     )
     await asyncio.sleep(5)
     deleted = []
