@@ -7,6 +7,7 @@ export UV
 
 .PHONY: help up down logs seed bench faults status test lint format sync browser screenshots
 .PHONY: compose-up compose-down compose-test test-containers test-native test-unit
+.PHONY: k8s-up k8s-test k8s-down
 COMPOSE := docker compose --env-file .local/docker/compose.env
 
 help: ## list the targets
@@ -71,6 +72,17 @@ test-containers: sync ## the shared integration and email end-to-end tests on te
 	bash deploy/docker/engine.sh
 	.venv/bin/python deploy/docker/images.py --base
 	TEST_INFRA=containers .venv/bin/pytest -m "integration" shared/tests tests/test_emails_end_to_end.py
+
+k8s-up: sync ## Kubernetes: a single-node cluster built here, the test overlay on it (as root)
+	bash deploy/docker/engine.sh
+	.venv/bin/python deploy/docker/images.py
+	.venv/bin/python -m deploy.cluster up
+
+k8s-test: sync ## the Kubernetes tests against `make k8s-up`'s cluster, their numbers printed (-s)
+	.venv/bin/pytest -m k8s -s tests/k8s
+
+k8s-down: sync ## stop the cluster; undo its mounts, interfaces, iptables rules and sysctls
+	.venv/bin/python -m deploy.cluster down
 
 logs: ## follow the services' logs
 	@$(RUNNER) logs

@@ -3,7 +3,8 @@
 # need no infrastructure (`make test-unit`); the native run
 # (Kafka, PostgreSQL, SMTP, Chromium and nginx on this machine: `make test-native`); then Docker
 # (engine and plugins installed when missing, as root): the compose stack end to end and the
-# testcontainers subset. Each stage installs and starts what it needs.
+# testcontainers subset; then Kubernetes: a single-node cluster built here, the test overlay on
+# it, its tests, and the cluster taken down. Each stage installs and starts what it needs.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 times=()
@@ -15,8 +16,15 @@ stage() {
   times+=("$(printf '%-26s %5d s' "$name" $((SECONDS - started)))")
   echo "== stage: $name done in $((SECONDS - started)) s"
 }
-# The compose test takes the stack down itself; after a failure, this does.
-trap 'make --no-print-directory compose-down >/dev/null 2>&1 || true' EXIT
+# The compose test takes the stack down itself, the kubernetes stage its cluster; after a
+# failure, this does.
+trap 'make --no-print-directory -k compose-down k8s-down >/dev/null 2>&1 || true' EXIT
+kubernetes() {
+  local status=0
+  make --no-print-directory k8s-up && make --no-print-directory k8s-test || status=$?
+  make --no-print-directory k8s-down
+  return "$status"
+}
 
 stage "lint" make --no-print-directory lint
 stage "unit tests" make --no-print-directory test-unit
@@ -24,4 +32,5 @@ stage "native tests" make --no-print-directory test-native
 stage "compose up (engine, images)" make --no-print-directory compose-up
 stage "compose end to end" make --no-print-directory compose-test
 stage "testcontainers subset" make --no-print-directory test-containers
+stage "kubernetes" kubernetes
 printf '%s\n' "== stage times" "${times[@]}" "$(printf '%-26s %5d s' total "$SECONDS")"
