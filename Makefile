@@ -7,7 +7,7 @@ export UV
 
 .PHONY: help up down logs seed bench faults status test lint format sync browser screenshots
 .PHONY: compose-up compose-down compose-test test-containers test-native test-unit
-.PHONY: k8s-up k8s-test k8s-down
+.PHONY: k8s-build k8s-up k8s-test k8s-down
 COMPOSE := docker compose --env-file .local/docker/compose.env
 
 help: ## list the targets
@@ -72,6 +72,9 @@ test-containers: sync ## the shared integration and email end-to-end tests on te
 	bash deploy/docker/engine.sh
 	.venv/bin/python deploy/docker/images.py --base
 	TEST_INFRA=containers .venv/bin/pytest -m "integration" shared/tests tests/test_emails_end_to_end.py
+
+k8s-build: sync ## Kubernetes: only build the cluster's binaries (Go; long from empty caches)
+	.venv/bin/python -m deploy.cluster build
 
 k8s-up: sync ## Kubernetes: a single-node cluster built here, the test overlay on it (as root)
 	bash deploy/docker/engine.sh

@@ -9,7 +9,8 @@ The rooms, in the order `up` uses them:
     layout.py    every path, address, port and version in one place
     build.py     the Go builds (go/*: one module per binary) and the add-on images
     pki.py       the cluster's certificate authorities, certificates and kubeconfigs
-    node.py      the host: Debian packages, sysctls, the node address, the processes
+    node.py      the host: Debian packages, sysctls, the node address, the configuration
+    processes.py the node's processes, their readiness, kubectl and ctr
     images.py    the images `make compose-up` built, loaded into the node's containerd
     addons.py    CoreDNS, the Ingress controller (Traefik), metrics-server (manifests/)
     workload.py  the test overlay (deploy/k8s/overlays/local), applied and waited for

@@ -6,7 +6,7 @@ import sys
 import time
 from pathlib import Path
 
-from deploy.cluster import addons, build, images, layout, node, pki, teardown, workload
+from deploy.cluster import addons, build, images, layout, node, pki, processes, teardown, workload
 
 
 def up() -> None:
@@ -15,14 +15,14 @@ def up() -> None:
     node.ensure_packages()
     times.update({f"build {name}": took for name, took in build.build_all().items()})
     archive = build.addon_archive()
-    fresh = not any(node.running(process) for process in node.processes())
+    fresh = not any(processes.running(process) for process in processes.processes())
     if fresh:
         pki.create()
     node.prepare_host()
     node.write_configs()
-    times.update({f"start {name}": took for name, took in node.start_all().items()})
+    times.update({f"start {name}": took for name, took in processes.start_all().items()})
     waited = time.monotonic()
-    node.kubectl("wait", "--for=condition=Ready", f"node/{layout.NODE_NAME}", "--timeout=120s")
+    processes.kubectl("wait", "--for=condition=Ready", f"node/{layout.NODE_NAME}", "--timeout=120s")
     times["node Ready"] = time.monotonic() - waited
     times["load images"] = images.load(archive, os.environ.get("TAG", "latest"))
     times["add-ons ready"] = addons.apply()
@@ -38,8 +38,8 @@ def up() -> None:
 
 
 def status() -> None:
-    for process in node.processes():
-        pid = node.running(process)
+    for process in processes.processes():
+        pid = processes.running(process)
         print(f"  {process.name:<26} {'running, pid ' + str(pid) if pid else 'stopped'}")
 
 

@@ -3,7 +3,7 @@ metrics-server, applied and waited for."""
 
 import time
 
-from deploy.cluster import layout, node
+from deploy.cluster import layout, processes
 
 ADDONS = ("coredns", "traefik", "metrics-server")
 
@@ -11,12 +11,14 @@ ADDONS = ("coredns", "traefik", "metrics-server")
 def apply() -> float:
     started = time.monotonic()
     for name in ADDONS:
-        node.kubectl("apply", "--server-side", "-f", str(layout.ADDON_MANIFESTS / f"{name}.yaml"))
+        processes.kubectl(
+            "apply", "--server-side", "-f", str(layout.ADDON_MANIFESTS / f"{name}.yaml")
+        )
     for name in ADDONS:
-        node.kubectl(
+        processes.kubectl(
             "-n", "kube-system", "rollout", "status", f"deployment/{name}", "--timeout=300s"
         )
-    node.kubectl(
+    processes.kubectl(
         "wait", "--for=condition=Available", "apiservice/v1beta1.metrics.k8s.io", "--timeout=180s"
     )
     took = time.monotonic() - started

@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from deploy.cluster import layout, node
+from deploy.cluster import layout, processes
 
 PROJECT_IMAGES = ("signup", "jobs", "notifications", "site")
 PRODUCTION_TAG = "1.0.0"  # deploy/k8s/overlays/production: images
@@ -30,9 +30,9 @@ def qualified(image: str) -> str:
 def _import(archive_stream: subprocess.Popen[bytes] | Path) -> None:
     if isinstance(archive_stream, Path):
         with archive_stream.open("rb") as archive:
-            result = node.ctr("images", "import", "-", stdin=archive)
+            result = processes.ctr("images", "import", "-", stdin=archive)
     else:
-        result = node.ctr("images", "import", "-", stdin=archive_stream.stdout)
+        result = processes.ctr("images", "import", "-", stdin=archive_stream.stdout)
         if archive_stream.wait() != 0:
             sys.exit("cluster: docker save failed")
     if result.returncode != 0:
@@ -40,7 +40,7 @@ def _import(archive_stream: subprocess.Popen[bytes] | Path) -> None:
 
 
 def present() -> set[str]:
-    listed = node.ctr("images", "list", "--quiet")
+    listed = processes.ctr("images", "list", "--quiet")
     return set(listed.stdout.decode().split())
 
 
@@ -74,7 +74,7 @@ def load(addon_archive: Path, source_tag: str) -> float:
 
 def tag(source: str, target: str) -> None:
     """Tag an image containerd has (the rolling update test makes its new version this way)."""
-    result = node.ctr("images", "tag", "--force", qualified(source), qualified(target))
+    result = processes.ctr("images", "tag", "--force", qualified(source), qualified(target))
     if result.returncode != 0:
         error = result.stderr.decode(errors="replace")
         sys.exit(f"cluster: ctr images tag {source} {target} failed:\n{error}")

@@ -17,7 +17,7 @@ import signal
 import subprocess
 from pathlib import Path
 
-from deploy.cluster import layout, node
+from deploy.cluster import layout, node, processes
 
 NODE_CHAINS = ("KUBE-", "CNI-")
 
@@ -27,8 +27,8 @@ def _run(*argv: str) -> subprocess.CompletedProcess[str]:
 
 
 def _stop_pods() -> None:
-    containerd = next(p for p in node.processes() if p.name == "containerd")
-    if node.running(containerd):
+    containerd = next(p for p in processes.processes() if p.name == "containerd")
+    if processes.running(containerd):
         result = _run(str(layout.BIN / "kube"), "cri-reset", f"unix://{layout.CONTAINERD_SOCKET}")
         print(f"cluster: {(result.stdout + result.stderr).strip()}", flush=True)
 
@@ -91,10 +91,10 @@ def _restore_host() -> None:
 
 
 def down() -> None:
-    by_name = {process.name: process for process in node.processes()}
-    node.stop(by_name["kubelet"])
+    by_name = {process.name: process for process in processes.processes()}
+    processes.stop(by_name["kubelet"])
     _stop_pods()
-    node.stop(by_name["kube-proxy"])
+    processes.stop(by_name["kube-proxy"])
     if (layout.BIN / "kube-proxy").exists():
         _run(str(layout.BIN / "kube-proxy"), "--cleanup")
     for name in (
@@ -104,7 +104,7 @@ def down() -> None:
         "kube-apiserver",
         "etcd",
     ):
-        node.stop(by_name[name])
+        processes.stop(by_name[name])
     _kill_shims()
     _unmount_state()
     _remove_chains()

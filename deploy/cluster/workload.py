@@ -9,14 +9,14 @@ from typing import Any
 
 import yaml
 
-from deploy.cluster import layout, node
+from deploy.cluster import layout, processes
 
 NAMESPACE = "talent-network"
 SECRETS_FILE = layout.CONFIG / "secrets.json"  # what the tests need to know (the admin token)
 
 
 def manifests() -> list[dict[str, Any]]:
-    built = node.kubectl("kustomize", str(layout.OVERLAY))
+    built = processes.kubectl("kustomize", str(layout.OVERLAY))
     return [document for document in yaml.safe_load_all(built) if document]
 
 
@@ -72,7 +72,7 @@ def _secret(
 
 
 def apply_documents(documents: list[dict[str, Any]]) -> None:
-    node.kubectl(
+    processes.kubectl(
         "apply",
         "--server-side",
         "--force-conflicts",
@@ -93,7 +93,7 @@ def apply() -> dict[str, float]:
     apply_documents([d for d in documents if d["kind"] != "Namespace"])
     times = {}
     for infra_namespace in ("kafka", "talent-infra"):
-        node.kubectl(
+        processes.kubectl(
             "-n",
             infra_namespace,
             "wait",
@@ -103,13 +103,13 @@ def apply() -> dict[str, float]:
             "--timeout=300s",
         )
     times["infrastructure available"] = time.monotonic() - started
-    node.kubectl(
+    processes.kubectl(
         "-n", NAMESPACE, "wait", "--for=condition=Complete", "job", "--all", "--timeout=600s"
     )
     times["migration jobs complete"] = time.monotonic() - started
     for document in documents:
         if document["kind"] == "Deployment" and document["metadata"]["namespace"] == NAMESPACE:
-            node.kubectl(
+            processes.kubectl(
                 "-n",
                 NAMESPACE,
                 "rollout",
