@@ -146,14 +146,15 @@ print(json.dumps(codes))
 """
 
 
-def sign_ups_from_a_client_of_its_own(limit: int) -> list[int]:
-    """Sign-ups sent from a new container on the stack's network (an address of its own), as
-    a visitor of the public origin; the status codes, up to the first 429."""
+def sign_ups_from_a_client_of_its_own(address: str, limit: int) -> list[int]:
+    """Sign-ups sent from a new container on the stack's network at ``address`` (Docker hands
+    a freed address to the next container, so each client names its own), as a visitor of the
+    public origin; the status codes, up to the first 429."""
     image = compose("images", "--format", "json", "signup")
     [repository] = {entry["Repository"] + ":" + entry["Tag"] for entry in json.loads(image)}
     command = [
-        "docker", "run", "--rm", "--network", "talent-network_default", "--entrypoint", "python",
-        repository, "-c", SIGN_UPS_THROUGH_THE_GATEWAY, str(limit),
+        "docker", "run", "--rm", "--network", "talent-network_default", "--ip", address,
+        "--entrypoint", "python", repository, "-c", SIGN_UPS_THROUGH_THE_GATEWAY, str(limit),
     ]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True, check=True, timeout=120)
     codes: list[int] = json.loads(result.stdout)
