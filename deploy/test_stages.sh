@@ -18,7 +18,12 @@ stage() {
 }
 # The compose test takes the stack down itself, the kubernetes stage its cluster; after a
 # failure, this does (and stops a cluster build still running).
-trap '[[ -n ${cluster_build:-} ]] && kill -- -"$cluster_build" 2>/dev/null; make --no-print-directory -k compose-down k8s-down >/dev/null 2>&1 || true' EXIT
+# (The build has ended by then on success, so its kill may fail: that must not fail the run.)
+cleanup() {
+  if [[ -n ${cluster_build:-} ]]; then kill -- -"$cluster_build" 2>/dev/null || true; fi
+  make --no-print-directory -k compose-down k8s-down >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
 # The cluster's Go builds (an hour of CPU from empty caches, a minute from warm ones) run beside
 # the native and compose stages at the lowest CPU priority: the tests keep the cores they use.
 build_log=.local/logs/cluster-build.log
