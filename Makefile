@@ -6,7 +6,8 @@ UV := .local/bootstrap/bin/uv
 export UV
 
 .PHONY: help up down logs seed seed-scale bench faults status test lint format sync browser screenshots
-.PHONY: compose-up compose-down compose-test test-containers test-native
+.PHONY: compose-up compose-down compose-test test-containers test-native test-unit
+.PHONY: k8s-build k8s-up k8s-test k8s-down
 COMPOSE := docker compose --env-file .local/docker/compose.env
 
 help: ## list the targets
@@ -76,6 +77,20 @@ test-containers: sync ## the shared integration and email end-to-end tests on te
 	.venv/bin/python deploy/docker/images.py --base
 	TEST_INFRA=containers .venv/bin/pytest -m "integration" shared/tests tests/test_emails_end_to_end.py
 
+k8s-build: sync ## Kubernetes: only build the cluster's binaries (Go; long from empty caches)
+	.venv/bin/python -m deploy.cluster build
+
+k8s-up: sync ## Kubernetes: a single-node cluster built here, the test overlay on it (as root)
+	bash deploy/docker/engine.sh
+	.venv/bin/python deploy/docker/images.py
+	.venv/bin/python -m deploy.cluster up
+
+k8s-test: sync ## the Kubernetes tests against `make k8s-up`'s cluster, their numbers printed (-s)
+	.venv/bin/pytest -m k8s -s tests/k8s
+
+k8s-down: sync ## stop the cluster; undo its mounts, interfaces, iptables rules and sysctls
+	.venv/bin/python -m deploy.cluster down
+
 logs: ## follow the services' logs
 	@$(RUNNER) logs
 
@@ -88,8 +103,19 @@ format: sync ## apply ruff's fixes and formatting
 	$(UV) run --frozen ruff check --fix .
 	$(UV) run --frozen ruff format .
 
-test: sync ## every test, each stage timed: lint, native, compose end to end, testcontainers
+test: sync ## every test, each stage timed: lint, unit, native, compose end to end, testcontainers
 	bash deploy/test_stages.sh
 
-test-native: sync ## the native tests alone (starts the local infrastructure when needed)
-	$(RUNNER) test
+# The tests that need no infrastructure, and the others. A test that uses the infrastructure
+# fixture is marked integration by tests/support/fixtures.py; the unit run points Kafka and
+# PostgreSQL at a port where nothing listens, so one that reached for them would fail.
+UNIT := not integration and not browser and not compose and not faults and not robustness and not k8s
+NATIVE := (integration or browser or faults or robustness) and not compose and not k8s
+
+test-unit: sync ## the tests that need no infrastructure, nothing started (well under a minute)
+	@$(RUNNER) tools
+	KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:9 TEST_POSTGRES_URL=postgresql://nobody@127.0.0.1:9/none \
+		$(UV) run --frozen pytest -m "$(UNIT)"
+
+test-native: sync ## the tests that need the local infrastructure (started when needed)
+	$(RUNNER) test -m "$(NATIVE)"

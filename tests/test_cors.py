@@ -53,7 +53,12 @@ async def services(infrastructure: None) -> AsyncIterator[Services]:
     ):
         candidate_id = (await sign_up(signup))["candidate_id"]
         job_id = (await post_job(jobs))["job_id"]
-        ids = {"candidate_id": candidate_id, "job_id": job_id, "visitor_id": new_visitor()}
+        ids = {
+            "candidate_id": candidate_id,
+            "job_id": job_id,
+            "visitor_id": new_visitor(),
+            "requisition_id": "CORS-CHECK",
+        }
         yield Services(signup=signup, jobs=jobs, ids=ids)
 
 

@@ -14,8 +14,8 @@ from typing import Any
 import dkim
 import pytest
 
-from services.notifications.tests.feedback_reports import BOUNCE_ADDRESS, DOMAIN, report
 from devsupport.services import ADMIN_HEADERS
+from services.notifications.tests.feedback_reports import BOUNCE_ADDRESS, DOMAIN, report
 from tests.support.fixtures import Stack, start_stack
 from tests.support.flows import deliveries, post_job, settled, sign_up, text_of, unique
 from tests.support.infra import eventually

@@ -11,11 +11,22 @@ from urllib.parse import parse_qs, urlparse
 import asyncpg
 import pytest
 
+from devsupport.services import ADMIN_HEADERS
 from talent_shared.envelope import new_event
 from talent_shared.events import CANDIDATES_TOPIC, CandidateSignedUp
-from devsupport.services import ADMIN_HEADERS
 from tests.support.fixtures import Stack
-from tests.support.flows import all_known, deliveries, html_of, job_reached_notifications, notifications_knows, post_job, settled, sign_up, text_of, unique
+from tests.support.flows import (
+    all_known,
+    deliveries,
+    html_of,
+    job_reached_notifications,
+    notifications_knows,
+    post_job,
+    settled,
+    sign_up,
+    text_of,
+    unique,
+)
 from tests.support.infra import eventually
 from tests.support.kafka import raw_producer
 

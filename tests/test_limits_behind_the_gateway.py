@@ -9,10 +9,10 @@ import httpx
 import pytest
 
 from deploy.local.gateway import Gateway
-from services.signup.tests.helpers import signup_body
 from devsupport.databases import fresh_database
 from devsupport.ports import free_port
 from devsupport.services import start_service
+from services.signup.tests.helpers import signup_body
 
 pytestmark = pytest.mark.integration
 

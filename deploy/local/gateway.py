@@ -11,13 +11,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from deploy.gateway.routes import (
-    INGEST_RATE,
-    INGEST_RATE_VARIABLE,
-    TEMP_KINDS,
-    WEB_ROOT,
-    server_config,
-)
+from deploy.gateway.nginx import TEMP_KINDS, server_config
+from deploy.gateway.routes import INGEST_RATE, INGEST_RATE_VARIABLE, WEB_ROOT
 from deploy.local.apt import ensure_debian_package
 from deploy.local.config import RunnerError, host_port, reachable_address, say
 from deploy.local.daemons import Daemon, answers_ok, wait_until

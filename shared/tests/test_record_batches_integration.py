@@ -13,11 +13,11 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from faststream.kafka import KafkaBroker
 
+from devsupport.infra import kafka_bootstrap
 from talent_shared.envelope import new_event
 from talent_shared.events import VIEWS_TOPIC, JobViewed
 from talent_shared.publishing import PublishFailedError, publish_events
 from talent_shared.record_batches import RecordBatches
-from devsupport.infra import kafka_bootstrap
 from tests.support.kafka import Record, read_until, topic_reader
 
 pytestmark = pytest.mark.integration

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from deploy.local.apt import ensure_debian_package
-from tests.browser.stack import CHROMIUM_ARGS
 from devsupport.infra import REPO_ROOT
+from tests.browser.stack import CHROMIUM_ARGS
 
 PINNED = REPO_ROOT / "tests" / "browser" / "lighthouse"
 INSTALLED = REPO_ROOT / ".local" / "lighthouse"

@@ -12,9 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
+from devsupport.services import ADMIN_HEADERS
 from tests.browser.conftest import HIRING_ORGANIZATION
 from tests.browser.stack import CareersStack
-from devsupport.services import ADMIN_HEADERS
 from tests.support.html import canonical, job_postings, meta, structured_data, text_of
 
 pytestmark = pytest.mark.browser

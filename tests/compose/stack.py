@@ -124,3 +124,38 @@ async def recently_viewed(stack: ComposeStack, visitor_id: str) -> list[str]:
     response = await stack.jobs.get(f"/v1/visitors/{visitor_id}/recently-viewed")
     assert response.status_code == 200, response.text
     return [item["job_id"] for item in response.json()["items"]]
+
+
+# Runs in a container of its own on the stack's network: sign-ups through the gateway until one
+# is refused (at most ``limit``), then prints the status codes.
+SIGN_UPS_THROUGH_THE_GATEWAY = """
+import json, sys, urllib.error, urllib.request, uuid
+codes = []
+for _ in range(int(sys.argv[1])):
+    body = {"email": f"client-{uuid.uuid4().hex}@example.org", "first_name": "Ada",
+            "last_name": "Lovelace", "consent": True}
+    request = urllib.request.Request("http://gateway:8080/v1/signups", json.dumps(body).encode(),
+                                     {"Content-Type": "application/json"})
+    try:
+        codes.append(urllib.request.urlopen(request, timeout=10).status)
+    except urllib.error.HTTPError as error:
+        codes.append(error.code)
+    if codes[-1] == 429:
+        break
+print(json.dumps(codes))
+"""
+
+
+def sign_ups_from_a_client_of_its_own(address: str, limit: int) -> list[int]:
+    """Sign-ups sent from a new container on the stack's network at ``address`` (Docker hands
+    a freed address to the next container, so each client names its own), as a visitor of the
+    public origin; the status codes, up to the first 429."""
+    image = compose("images", "--format", "json", "signup")
+    [repository] = {entry["Repository"] + ":" + entry["Tag"] for entry in json.loads(image)}
+    command = [
+        "docker", "run", "--rm", "--network", "talent-network_default", "--ip", address,
+        "--entrypoint", "python", repository, "-c", SIGN_UPS_THROUGH_THE_GATEWAY, str(limit),
+    ]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, check=True, timeout=120)
+    codes: list[int] = json.loads(result.stdout)
+    return codes

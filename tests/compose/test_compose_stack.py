@@ -3,6 +3,8 @@ native run, against the containers, through the ports they publish. The last tes
 stack down (`docker compose down -v`) and checks that nothing is left."""
 
 import asyncio
+import ipaddress
+import os
 import subprocess
 import uuid
 
@@ -15,6 +17,7 @@ from tests.compose.stack import (
     post_job,
     recently_viewed,
     sign_up,
+    sign_ups_from_a_client_of_its_own,
     start,
     stop_with_sigterm,
 )
@@ -112,6 +115,18 @@ def docker_ids(*args: str) -> list[str]:
 
 
 # Last in this file, so last to run: it takes the stack down.
+def test_two_clients_through_the_gateway_have_their_own_sign_up_limits() -> None:
+    """The signup service trusts the gateway's X-Forwarded-For (TRUSTED_PROXIES), so each
+    visitor has the per-address limit (20 a minute) to itself, not one limit for all."""
+    # Addresses of the stack's subnet far above those the services get.
+    subnet = ipaddress.ip_network(os.environ.get("COMPOSE_SUBNET", "172.30.89.0/24"))
+    first = sign_ups_from_a_client_of_its_own(str(subnet[201]), limit=45)
+    second = sign_ups_from_a_client_of_its_own(str(subnet[202]), limit=1)
+    assert first[-1] == 429  # the first client reached its limit (within two windows)
+    assert set(first[:-1]) == {201}
+    assert second == [201]  # the second still has its own
+
+
 def test_down_with_volumes_leaves_no_container_volume_or_network() -> None:
     compose("down", "--volumes", "--remove-orphans")
     assert compose("ps", "--all", "--quiet").split() == []

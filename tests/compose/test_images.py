@@ -73,6 +73,9 @@ def site_url() -> Iterator[str]:
     name = f"talent-site-test-{uuid.uuid4().hex[:8]}"
     restricted = ["--read-only", "--tmpfs", "/tmp", "--cap-drop", "ALL"]
     restricted += ["--security-opt", "no-new-privileges"]
+    # The namespace has a Service named jobs (the site proxies job views to it): nginx resolves
+    # it at start. Nothing listens there; the pages do not need it.
+    restricted += ["--add-host", "jobs:127.0.0.1"]
     run = ["docker", "run", "--detach", "--name", name, *restricted, "--publish", "127.0.0.1::8080"]
     subprocess.run([*run, SITE_IMAGE], capture_output=True, check=True)
     try:

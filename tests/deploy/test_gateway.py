@@ -19,8 +19,8 @@ import pytest
 import yaml
 from fastapi import FastAPI
 
-from deploy.local.apt import ensure_debian_package
-from deploy.local.gateway import Gateway
+from deploy.gateway.ingress import ingress_manifest
+from deploy.gateway.nginx import compose_config, site_config
 from deploy.gateway.routes import (
     API_ROUTES,
     COMPOSE_CONFIG,
@@ -36,18 +36,17 @@ from deploy.gateway.routes import (
     STATIC_FILES,
     STATIC_FOLDERS,
     WEB_ROOT,
-    compose_config,
-    ingress_manifest,
-    site_config,
 )
+from deploy.local.apt import ensure_debian_package
+from deploy.local.gateway import Gateway
+from devsupport.infra import REPO_ROOT
+from devsupport.ports import free_port
 from talent_jobs import pages
 from talent_jobs.app import create_app as create_jobs_app
 from talent_notifications.app import create_app as create_notifications_app
 from talent_signup.app import create_app as create_signup_app
-from devsupport.infra import REPO_ROOT
-from devsupport.ports import free_port
 
-REGENERATE = "regenerate with: python -m deploy.gateway.routes"
+REGENERATE = "regenerate with: python -m deploy.gateway"
 # A path of each static page of the route table (a pattern page's path is an example of it).
 PAGE_EXAMPLES = {"/preferences": "preferences.html"}
 # A path of each rendered page, and the service that renders it.

@@ -1,6 +1,8 @@
-"""deploy/k8s, built with kustomize and validated against the Kubernetes 1.37 JSON schemas
-(kubernetes-validate, installed from the lock file), offline."""
+"""deploy/k8s, built with kustomize and checked offline against the Kubernetes 1.37 JSON schemas
+(kubernetes-validate, installed from the lock file): the fast checks. tests/k8s runs the same
+manifests on a real cluster (`make k8s-up k8s-test`)."""
 
+import ipaddress
 import subprocess
 from typing import Any
 
@@ -9,6 +11,7 @@ import pytest
 import yaml
 
 from devsupport.infra import REPO_ROOT
+from talent_shared.runtime import STARTUP_TIMEOUT_SECONDS
 
 KUSTOMIZE = REPO_ROOT / ".local" / "tools" / "bin" / "kustomize"
 KUBERNETES_VERSION = "1.37.0"
@@ -95,7 +98,7 @@ def test_pods_run_as_non_root_on_a_read_only_filesystem_without_capabilities(
     ]:
         spec = pod_spec(workload)
         assert spec["securityContext"]["runAsNonRoot"] is True
-        for container in spec["containers"]:
+        for container in [*spec.get("initContainers", []), *spec["containers"]]:
             security = container["securityContext"]
             assert security["readOnlyRootFilesystem"] is True
             assert security["allowPrivilegeEscalation"] is False
@@ -111,6 +114,30 @@ def test_grace_period_exceeds_the_consumers_graceful_timeout(
     assert int(config["GRACEFUL_TIMEOUT_SECONDS"]) == GRACEFUL_TIMEOUT_SECONDS
     for deployment in of_kind(manifests, "Deployment").values():
         assert pod_spec(deployment)["terminationGracePeriodSeconds"] > GRACEFUL_TIMEOUT_SECONDS + 5
+
+
+def test_startup_probe_outlasts_the_wait_for_database_and_kafka(
+    manifests: list[dict[str, Any]],
+) -> None:
+    """A service listens only once its database and Kafka answer, each waited for up to
+    STARTUP_TIMEOUT_SECONDS; a shorter startup budget restarts it while it still waits."""
+    for name in SERVICES:
+        [container] = pod_spec(of_kind(manifests, "Deployment")[name])["containers"]
+        probe = container["startupProbe"]
+        assert probe["periodSeconds"] * probe["failureThreshold"] > 2 * STARTUP_TIMEOUT_SECONDS
+
+
+def test_each_service_pod_migrates_before_it_starts(manifests: list[dict[str, Any]]) -> None:
+    for name in SERVICES:
+        spec = pod_spec(of_kind(manifests, "Deployment")[name])
+        [init] = spec["initContainers"]
+        [container] = spec["containers"]
+        assert init["args"] == ["migrate"]
+        assert init["image"] == container["image"]
+        env = {item["name"]: item for item in init["env"]}
+        assert (
+            env["DATABASE_URL"] == {item["name"]: item for item in container["env"]}["DATABASE_URL"]
+        )
 
 
 def test_secrets_come_from_a_secret_reference(manifests: list[dict[str, Any]]) -> None:
@@ -174,3 +201,72 @@ def test_production_runs_several_replicas_autoscaled_with_a_disruption_budget(
 def test_production_lives_in_its_own_namespace(production: list[dict[str, Any]]) -> None:
     namespaced = [m for m in production if m["kind"] != "Namespace"]
     assert {m["metadata"]["namespace"] for m in namespaced} == {"talent-network"}
+
+
+# What deploy/k8s/overlays/local (the test cluster's overlay, `make k8s-up`) may change of
+# production: (kind, name) -> the JSON paths it replaces. Everything else must be identical.
+LOCAL_CHANGES = {
+    ("ConfigMap", "talent-config"): {
+        "/data/KAFKA_REPLICATION_FACTOR",
+        "/data/SMTP_HOST",
+        "/data/SMTP_PORT",
+        "/data/SMTP_STARTTLS",
+        "/data/PUBLIC_BASE_URL",
+    },
+    ("Ingress", "talent-gateway"): {"/spec/rules/0/host", "/spec/tls/0/hosts/0"},
+    **{
+        ("Deployment", name): {"/spec/template/spec/containers/0/resources/requests/cpu"}
+        for name in SERVICES
+    },
+}
+
+
+def differences(left: Any, right: Any, path: str = "") -> set[str]:
+    """The JSON paths at which two documents differ."""
+    if isinstance(left, dict) and isinstance(right, dict):
+        found: set[str] = set()
+        for key in left.keys() | right.keys():
+            found |= differences(left.get(key), right.get(key), f"{path}/{key}")
+        return found
+    if isinstance(left, list) and isinstance(right, list) and len(left) == len(right):
+        found = set()
+        for index, (a, b) in enumerate(zip(left, right, strict=True)):
+            found |= differences(a, b, f"{path}/{index}")
+        return found
+    return set() if left == right else {path}
+
+
+def test_local_overlay_changes_only_what_the_test_cluster_needs(
+    production: list[dict[str, Any]],
+) -> None:
+    local = build("overlays/local")
+    local_by_key = {(m["kind"], m["metadata"]["name"]): m for m in local}
+    for manifest in production:
+        key = (manifest["kind"], manifest["metadata"]["name"])
+        assert key in local_by_key, key
+        assert differences(manifest, local_by_key[key]) == LOCAL_CHANGES.get(key, set()), key
+
+
+def test_local_overlay_adds_kafka_postgres_and_the_mail_sink_outside_the_app_namespace() -> None:
+    local = build("overlays/local")
+    added = {
+        (m["metadata"].get("namespace"), m["metadata"]["name"])
+        for m in of_kind(local, "Deployment").values()
+        if m["metadata"]["namespace"] != "talent-network"
+    }
+    assert added == {
+        ("kafka", "talent-kafka"),
+        ("talent-infra", "talent-postgres"),
+        ("talent-infra", "mailsink"),
+    }
+    for manifest in local:
+        kubernetes_validate.validate(manifest, KUBERNETES_VERSION, strict=True)
+
+
+def test_trusted_proxies_name_the_ingress_controllers_network(
+    manifests: list[dict[str, Any]],
+) -> None:
+    config = of_kind(manifests, "ConfigMap")["talent-config"]["data"]
+    network = ipaddress.ip_network(config["TRUSTED_PROXIES"])
+    assert network.is_private
+    assert network.prefixlen <= 16

@@ -234,14 +234,31 @@ async def views_found(stack: FaultStack, tag: str, accepted: list[int], timeout:
         await connection.close()
 
 
-def welcome_counts(smtp: SmtpServer, addresses: list[str]) -> Counter[str]:
+def distinct_emails(smtp: SmtpServer, *, every_copy: bool = False) -> list[EmailMessage]:
+    """The emails received, one per Message-ID. A server that stores a message and dies before
+    answering gets the same message again (the client must retry: RFC 5321 4.1.1.4, RFC 1047);
+    it carries the same Message-ID (the delivery's), so a mailbox keeps one. Two emails for one
+    reason have two ids and both count. ``every_copy``: where no server dies, a copy is a
+    duplicate the service sent (a worker resuming a send another one made)."""
+    with smtp.handler.lock:
+        messages: list[EmailMessage] = list(smtp.handler.messages)
+    if every_copy:
+        return messages
+    by_id = {str(message["Message-ID"]): message for message in messages}
+    if len(by_id) < len(messages):
+        print(f"SMTP: {len(messages) - len(by_id)} message(s) sent again after no answer")
+    return list(by_id.values())
+
+
+def welcome_counts(
+    smtp: SmtpServer, addresses: list[str], *, every_copy: bool = False
+) -> Counter[str]:
     wanted = set(addresses)
     counts: Counter[str] = Counter()
-    with smtp.handler.lock:
-        for message in smtp.handler.messages:
-            to = str(message["To"])
-            if to in wanted and message["Subject"].startswith("Welcome"):
-                counts[to] += 1
+    for message in distinct_emails(smtp, every_copy=every_copy):
+        to = str(message["To"])
+        if to in wanted and message["Subject"].startswith("Welcome"):
+            counts[to] += 1
     return counts
 
 
@@ -264,9 +281,7 @@ async def welcomes_found(
 def duplicate_alerts(smtp: SmtpServer) -> int:
     """Alerted (candidate address, job) pairs that arrived more than once, in any email."""
     pairs: Counter[tuple[str, str]] = Counter()
-    with smtp.handler.lock:
-        messages: list[EmailMessage] = list(smtp.handler.messages)
-    for message in messages:
+    for message in distinct_emails(smtp):
         if message["Subject"].startswith("Welcome"):
             continue
         body = message.get_body(preferencelist=("plain",))

@@ -11,6 +11,7 @@ from aiokafka import AIOKafkaConsumer
 
 from talent_shared.events import CANDIDATES_TOPIC, POSTINGS_TOPIC, VIEWS_TOPIC
 from tests.faults.harness import (
+    SERVICES,
     FaultStack,
     Outcome,
     check_signups,
@@ -183,5 +184,10 @@ async def dead_letter_keys(
 def test_every_log_line_is_json(stack: FaultStack) -> None:
     import json
 
-    for line in stack.log_lines():
-        json.loads(line)
+    logs = sorted(stack.logs.glob("*.log"))
+    assert {path.stem for path in logs} >= {f"{service}-0" for service in SERVICES}
+    for path in logs:
+        lines = [line for line in path.read_text().splitlines() if line.strip()]
+        assert lines, f"{path.name} is empty"
+        for line in lines:
+            assert "service" in json.loads(line), f"{path.name}: {line}"

@@ -14,10 +14,10 @@ import pytest
 from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from devsupport.infra import kafka_bootstrap
 from talent_shared.envelope import new_event
 from talent_shared.events import CANDIDATES_TOPIC, CandidateSignedUp
 from tests.support.fixtures import Stack
-from devsupport.infra import kafka_bootstrap
 from tests.support.kafka import raw_producer, read_until, topic_reader
 
 pytestmark = pytest.mark.integration

@@ -15,12 +15,12 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from devsupport.databases import fresh_database
+from devsupport.services import ServiceProcess, start_service
 from services.notifications.tests.feedback_reports import BOUNCE_ADDRESS, DOMAIN, report
 from talent_notifications.delivery_log import NewDelivery, insert_delivery
 from talent_notifications.emails import RenderedEmail
 from talent_shared.settings import DEVELOPMENT_ADMIN_TOKEN
-from devsupport.databases import fresh_database
-from devsupport.services import ServiceProcess, start_service
 
 pytestmark = pytest.mark.integration
 

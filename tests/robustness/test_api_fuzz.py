@@ -60,6 +60,7 @@ def as_raw_message(_context: Any, value: Any) -> bytes:
     as its text (the service must answer a message that is no report, not fail)."""
     return value if isinstance(value, bytes) else str(value).encode()
 
+
 FUZZ_SETTINGS = settings(
     max_examples=EXAMPLES_PER_MODE,
     database=None,
@@ -91,8 +92,11 @@ def load_schema(url: str) -> schemathesis.BaseSchema:
     return schemathesis.openapi.from_url(f"{url}/openapi.json", config=config, timeout=10)
 
 
-def has_inputs(operation: Operation) -> bool:
-    return any(True for _ in operation.iter_parameters()) or bool(operation.body)
+def can_be_invalid(operation: Operation) -> bool:
+    """Whether a request can break the operation's schema: it has a parameter, or a body with
+    constraints (any bytes are a valid binary body, like an email report's)."""
+    has_parameters = any(True for _ in operation.iter_parameters())
+    return has_parameters or any(body.is_negatable for body in operation.body)
 
 
 def fuzz(operation: Operation, mode: GenerationMode) -> str | None:
@@ -111,8 +115,8 @@ def fuzz(operation: Operation, mode: GenerationMode) -> str | None:
     try:
         check()
     except Unsatisfiable:
-        if mode is GenerationMode.NEGATIVE and not has_inputs(operation):
-            return None  # no parameter and no body: nothing can be made invalid
+        if mode is GenerationMode.NEGATIVE and not can_be_invalid(operation):
+            return None  # nothing to make invalid
         raise
     except Exception as error:  # a failed check, or the service not answering at all
         return f"{operation.label} ({mode} data): {type(error).__name__}: {error}"

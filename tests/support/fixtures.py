@@ -195,3 +195,11 @@ async def kafka_broker(infrastructure: None) -> AsyncIterator[KafkaBroker]:
         yield broker
     finally:
         await broker.stop()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that uses the real infrastructure, even through another fixture, is an integration
+    test: `make test-unit` (-m "not integration ...") runs only the others, with nothing started."""
+    for item in items:
+        if "infrastructure" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.integration)

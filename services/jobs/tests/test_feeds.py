@@ -8,12 +8,12 @@ import asyncpg
 import httpx
 import pytest
 
+from devsupport.databases import fresh_database
+from devsupport.services import ADMIN_HEADERS
 from services.jobs.tests.helpers import post_job
 from talent_jobs.app import create_app
 from talent_jobs.settings import JobsSettings
-from devsupport.services import ADMIN_HEADERS
 from tests.support.fixtures import running, settings_for_test
-from devsupport.databases import fresh_database
 
 pytestmark = pytest.mark.integration
 

@@ -7,8 +7,8 @@ import uuid
 import httpx
 import pytest
 
-from services.jobs.tests.helpers import post_job
 from devsupport.services import ADMIN_HEADERS
+from services.jobs.tests.helpers import post_job
 from tests.support.html import canonical, job_postings, meta, parse, text_of
 
 pytestmark = pytest.mark.integration

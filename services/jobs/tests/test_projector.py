@@ -9,11 +9,11 @@ import httpx
 import pytest
 from prometheus_client import REGISTRY
 
+from devsupport.services import ADMIN_HEADERS
 from services.jobs.tests.helpers import new_visitor, post_job, wait_for_recently_viewed
 from talent_jobs.handlers import RECENTLY_VIEWED
 from talent_shared.envelope import new_event
 from talent_shared.events import VIEWS_TOPIC, JobViewed
-from devsupport.services import ADMIN_HEADERS
 from tests.support.infra import eventually
 from tests.support.kafka import raw_producer
 

@@ -9,6 +9,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from devsupport.databases import migrated_pool
 from services.notifications.tests.applying import batch_in
 from services.notifications.tests.events import job_event, signed_up
 from talent_notifications.alerts import record_due_alerts
@@ -20,7 +21,6 @@ from talent_notifications.settings import NotificationsSettings
 from talent_shared.db import Pool
 from talent_shared.envelope import Event, new_event
 from talent_shared.events import CandidateUnsubscribed, JobClosed
-from devsupport.databases import migrated_pool
 
 pytestmark = pytest.mark.integration
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from devsupport.databases import migrated_pool
 from services.notifications.tests.applying import EMAILS, apply, batch_in, send_due_alerts
 from services.notifications.tests.events import erased, job_event, signed_up
 from talent_notifications.candidates import apply_candidate_events_in
@@ -28,7 +29,6 @@ from talent_shared.events import (
     JobUpdated,
 )
 from tests.support.crossing import Work, cross
-from devsupport.databases import migrated_pool
 
 pytestmark = pytest.mark.integration
 

@@ -6,12 +6,12 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
+from devsupport.databases import migrated_pool
 from talent_notifications.delivery import DeliveryWorker
 from talent_notifications.delivery_log import NewDelivery, insert_deliveries
 from talent_notifications.emails import Emails, RenderedEmail
 from talent_notifications.settings import NotificationsSettings
 from talent_shared.db import Database, Pool
-from devsupport.databases import migrated_pool
 from tests.support.smtp import SmtpServer
 
 pytestmark = pytest.mark.integration

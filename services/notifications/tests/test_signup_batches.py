@@ -7,10 +7,10 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
+from devsupport.databases import migrated_pool
 from services.notifications.tests.applying import apply
 from services.notifications.tests.events import erased, job_event, signed_up
 from talent_shared.db import Pool
-from devsupport.databases import migrated_pool
 
 pytestmark = pytest.mark.integration
 

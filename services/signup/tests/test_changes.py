@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
+from devsupport.services import ADMIN_HEADERS
 from services.signup.tests.helpers import (
     candidate,
     candidate_events_after,
@@ -20,7 +21,6 @@ from services.signup.tests.helpers import (
 from talent_shared.events import CANDIDATES_TOPIC
 from talent_shared.settings import DEVELOPMENT_TOKEN_SECRET
 from talent_shared.tokens import TokenPurpose, make_token
-from devsupport.services import ADMIN_HEADERS
 from tests.support.kafka import read_until, topic_reader
 
 pytestmark = pytest.mark.integration

@@ -7,6 +7,7 @@ import os
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import uvicorn
@@ -28,20 +29,24 @@ R = TypeVar("R", bound="Runtime[Any]")
 S = TypeVar("S", bound=ServiceSettings)
 
 
-def create_service_app(
-    runtime: Runtime[Any],
-    *,
-    description: str,
-    routers: Sequence[APIRouter],
-    public_routes: Sequence[PublicRoute] = (),
-    body_limits: Mapping[Callable[..., Any], int] | None = None,
-    errors: ErrorStatuses | None = None,
-) -> FastAPI:
-    """The service's app. ``public_routes`` may be called from CORS_ALLOWED_ORIGINS (no other
-    route ever is); ``body_limits`` gives some endpoints a body limit other than 64 KiB;
-    ``errors`` maps the service's domain errors to the HTTP status they answer."""
+@dataclass(frozen=True)
+class ServiceApi:
+    """A service's HTTP API: its description and routers, and how the app treats some routes.
+    ``public_routes`` may be called from CORS_ALLOWED_ORIGINS (no other route ever is);
+    ``body_limits`` gives some endpoints a body limit other than 64 KiB; ``errors`` maps the
+    service's domain errors to the HTTP status they answer."""
+
+    description: str
+    routers: Sequence[APIRouter]
+    public_routes: Sequence[PublicRoute] = ()
+    body_limits: Mapping[Callable[..., Any], int] = field(default_factory=dict)
+    errors: ErrorStatuses = field(default_factory=dict)
+
+
+def create_service_app(runtime: Runtime[Any], api: ServiceApi) -> FastAPI:
+    """The service's app: ``api`` around ``runtime``, with what every service has."""
     settings = runtime.settings
-    body_limits = body_limits or {}
+    routers, body_limits = api.routers, api.body_limits
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -57,7 +62,7 @@ def create_service_app(
 
     app = FastAPI(
         title=f"Talent Network {settings.service_name} service",
-        description=description,
+        description=api.description,
         version="1.0.0",
         lifespan=lifespan,
         # Traces come from FastAPIInstrumentor (OTEL_* set) and metrics from Prometheus; left
@@ -77,14 +82,17 @@ def create_service_app(
         service=settings.service_name,
         readiness={"database": runtime.database_ready, "kafka": runtime.kafka_ready},
         larger_bodies=larger_bodies,
-        errors=errors,
+        errors=api.errors,
     )
     for router in routers:
         document_common_responses(router, body_limits)
         app.include_router(router)
     app.include_router(asyncapi_router())
     install_cors(
-        app, allowed_origins=settings.cors_allowed_origins, routers=routers, public=public_routes
+        app,
+        allowed_origins=settings.cors_allowed_origins,
+        routers=routers,
+        public=api.public_routes,
     )
     # Outermost: every layer sees the client the trusted gateway names (signup rate-limits it).
     app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies))

@@ -1,8 +1,8 @@
 """A background loop: run a unit of work again and again, sooner when woken, stop cleanly.
 
-The outbox relay, the delivery worker and the digest scheduler are all this shape. ``work``
-returns True when it should run again at once (a full batch), False to wait for the interval
-or a ``wake()``.
+The outbox relay, the delivery worker and the email schedulers are all this shape: each is a
+BackgroundLoop of its own, passing its unit of work up. ``work`` returns True when it should run
+again at once (a full batch), False to wait for the interval or a ``wake()``.
 """
 
 import asyncio
@@ -35,6 +35,7 @@ class BackgroundLoop:
         self._task = asyncio.create_task(self._run(), name=self._name)
 
     def wake(self) -> None:
+        """Run again soon (say, after committing rows the work will pick up)."""
         self._wake.set()
 
     async def stop(self) -> None:

@@ -23,25 +23,24 @@ def dead_letter_topic(topic: str) -> str:
 
 
 class EventData(BaseModel):
-    """The ``data`` of one event type; subclasses name their type, topic and partition key."""
+    """The ``data`` of one event type; subclasses name their type, their topic, and the field
+    whose value is the Kafka message key (one entity's events share a partition, in order)."""
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     event_type: ClassVar[str]
     topic: ClassVar[str]
+    key_field: ClassVar[str]
 
     @property
     def key(self) -> str:
-        raise NotImplementedError
+        return str(getattr(self, self.key_field))
 
 
 class CandidateEvent(EventData):
     topic: ClassVar[str] = CANDIDATES_TOPIC
+    key_field: ClassVar[str] = "candidate_id"
     candidate_id: UUID
-
-    @property
-    def key(self) -> str:
-        return str(self.candidate_id)
 
 
 class CandidatePreferences(BaseModel):
@@ -126,11 +125,8 @@ class CandidateErased(CandidateEvent):
 
 class JobEvent(EventData):
     topic: ClassVar[str] = POSTINGS_TOPIC
+    key_field: ClassVar[str] = "job_id"
     job_id: UUID
-
-    @property
-    def key(self) -> str:
-        return str(self.job_id)
 
 
 class JobSnapshot(JobEvent):
@@ -164,13 +160,10 @@ class JobClosed(JobEvent):
 class JobViewed(EventData):
     event_type: ClassVar[str] = "JobViewed"
     topic: ClassVar[str] = VIEWS_TOPIC
+    key_field: ClassVar[str] = "visitor_id"
     visitor_id: str
     job_id: UUID
     viewed_at: AwareDatetime
-
-    @property
-    def key(self) -> str:
-        return self.visitor_id
 
 
 class ComplaintReceived(EventData):
@@ -179,12 +172,9 @@ class ComplaintReceived(EventData):
 
     event_type: ClassVar[str] = "ComplaintReceived"
     topic: ClassVar[str] = FEEDBACK_TOPIC
+    key_field: ClassVar[str] = "candidate_id"
     candidate_id: UUID
     received_at: AwareDatetime
-
-    @property
-    def key(self) -> str:
-        return str(self.candidate_id)
 
 
 EVENT_TYPES: dict[str, type[EventData]] = {

@@ -12,7 +12,8 @@ entity row, so two changes of one entity get ids in commit order.
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -66,7 +67,10 @@ def _row(event: Event[EventData], trace_context: TraceContext | None) -> tuple[o
     )
 
 
-class OutboxRelay:
+class OutboxRelay(BackgroundLoop):
+    """Publishes the outbox; ``wake()`` after committing a transaction that enqueued events.
+    Stopping lets the cycle in progress end (a publish in flight is not cut off)."""
+
     def __init__(
         self,
         database: Database,
@@ -77,29 +81,27 @@ class OutboxRelay:
         publish_timeout_seconds: float = 10.0,
         max_backoff_seconds: float = 30.0,
     ) -> None:
+        super().__init__(
+            "outbox-relay",
+            self._cycle,
+            interval_seconds=poll_interval_seconds,
+            stop_timeout_seconds=publish_timeout_seconds + 5,
+        )
         self._database = database
         self._broker = broker
         self._batch_size = batch_size
         self._publish_timeout = publish_timeout_seconds
         self._max_backoff = max_backoff_seconds
         self._last_prune = 0.0
-        self._loop = BackgroundLoop(
-            "outbox-relay",
-            self._cycle,
-            interval_seconds=poll_interval_seconds,
-            stop_timeout_seconds=publish_timeout_seconds + 5,
-        )
 
-    def wake(self) -> None:
-        """Publish soon: call after committing a transaction that enqueued events."""
-        self._loop.wake()
-
-    def start(self) -> None:
-        self._loop.start()
-
-    async def stop(self) -> None:
-        """Stop after the cycle in progress (a publish in flight is not cut off)."""
-        await self._loop.stop()
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Connection]:
+        """A transaction for a change and the events it enqueues, on a connection of its own;
+        once it has committed, the relay publishes them soon (an error rolls back, nothing
+        wakes)."""
+        async with self._database.pool.acquire() as connection, connection.transaction():
+            yield connection
+        self.wake()
 
     async def _cycle(self) -> bool:
         return await self.publish_pending() == self._batch_size

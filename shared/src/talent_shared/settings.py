@@ -6,9 +6,17 @@ A value set in the environment always wins over a default.
 
 import ipaddress
 import re
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    PositiveFloat,
+    PositiveInt,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEVELOPMENT_ADMIN_TOKEN = "dev-admin-token"
@@ -53,6 +61,20 @@ def per_service(service: str, setting: str) -> AliasChoices:
     return AliasChoices(f"{service}_{setting}", setting)
 
 
+def own_database(service: str) -> Any:
+    """A service's ``database_url`` field: ``<SERVICE>_DATABASE_URL``, else ``DATABASE_URL``;
+    by default the database named after the service on the local PostgreSQL."""
+    return Field(
+        default=f"postgresql://talent:talent@127.0.0.1:5432/{service}",
+        validation_alias=per_service(service, "database_url"),
+    )
+
+
+def own_http_port(service: str, default: int) -> Any:
+    """A service's ``http_port`` field: ``<SERVICE>_HTTP_PORT``, else ``HTTP_PORT``."""
+    return Field(default=default, validation_alias=per_service(service, "http_port"))
+
+
 class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", case_sensitive=False, frozen=True)
 
@@ -66,11 +88,11 @@ class ServiceSettings(BaseSettings):
     kafka_consumer_group_prefix: str = ""
     # Where a new consumer group starts: "earliest" (every retained event) unless told otherwise.
     kafka_auto_offset_reset: Literal["earliest", "latest"] = "earliest"
-    kafka_topic_partitions: int = Field(default=3, ge=1)
-    kafka_replication_factor: int = Field(default=1, ge=1)
-    kafka_publish_timeout_seconds: float = Field(default=5.0, gt=0)
+    kafka_topic_partitions: PositiveInt = 3
+    kafka_replication_factor: PositiveInt = 1
+    kafka_publish_timeout_seconds: PositiveFloat = 5.0
     database_url: str = "postgresql://talent:talent@127.0.0.1:5432/talent"
-    database_pool_max_size: int = Field(default=10, ge=1)
+    database_pool_max_size: PositiveInt = 10
     migrate_on_start: bool = True
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 1025
@@ -84,13 +106,13 @@ class ServiceSettings(BaseSettings):
     http_host: str = "0.0.0.0"
     http_port: int = 8000
     # uvicorn worker processes, each a whole service (pool, broker, consumers, relay); see README.
-    http_workers: int = Field(default=1, ge=1)
+    http_workers: PositiveInt = 1
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # Tracing is on when an OTLP/HTTP endpoint is set (spans go to <endpoint>/v1/traces).
     otel_exporter_otlp_endpoint: str | None = None
     otel_service_name: str | None = None  # defaults to the service name
     # Seconds a stopping service waits for in-flight handlers; below the platform's grace period.
-    graceful_timeout_seconds: float = Field(default=15.0, gt=0)
+    graceful_timeout_seconds: PositiveFloat = 15.0
     # Origins (scheme://host[:port]) whose pages may call the public endpoints; comma-separated.
     cors_allowed_origins: Annotated[tuple[str, ...], NoDecode] = ()
     # The gateways (IPs or CIDRs, comma-separated) whose X-Forwarded-For names the client; a

@@ -1,10 +1,10 @@
 """HTTP routes of the jobs service: thin, they validate, call ``service`` and map errors."""
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
+from fastapi import Depends, Path, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import TypeAdapter, ValidationError
 
@@ -12,6 +12,7 @@ from talent_jobs import feeds, service
 from talent_jobs.models import (
     MAX_BATCH_BODY_BYTES,
     MAX_FEED_BODY_BYTES,
+    FeedJob,
     FeedSynced,
     Job,
     JobCreate,
@@ -25,7 +26,6 @@ from talent_jobs.models import (
     JobViewBatchIn,
     JobViewIn,
     RecentlyViewed,
-    RejectedJobView,
     RequisitionId,
     ValidJobViewBatch,
     VisitorId,
@@ -34,40 +34,42 @@ from talent_jobs.pagination import InvalidCursorError, decode_cursor
 from talent_jobs.repository import JobFilters
 from talent_jobs.runtime import JobsRuntime
 from talent_shared.app import runtime_of
-from talent_shared.http.auth import AdminOnly, CredentialsFirstRoute
+from talent_shared.http.auth import api_router
 from talent_shared.http.bodies import (
     TextPlainJsonRoute,
     fast_path_route,
     model_response,
     valid_body,
 )
-from talent_shared.http.common import CorrelationId
+from talent_shared.http.common import CorrelationId, described
 from talent_shared.http.common import correlation_id as correlation_id_of
 from talent_shared.http.cors import PublicRoute
 from talent_shared.text import NO_NUL
 
-router = APIRouter(prefix="/v1", route_class=CredentialsFirstRoute)
-
-jobs_runtime = runtime_of(JobsRuntime)
-Runtime = Annotated[JobsRuntime, Depends(jobs_runtime)]
-JobId = Annotated[UUID, Path(description="The job's id")]
-NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no job with this id"}}
-KAFKA_UNAVAILABLE: dict[int | str, dict[str, Any]] = {
-    503: {"description": "Kafka did not take the events; retry later"}
-}
-CONFLICT: dict[int | str, dict[str, Any]] = {409: {"description": "requisition_id already used"}}
-JSON_OR_TEXT = frozenset({"application/json", "text/plain"})  # text/plain: navigator.sendBeacon
-DEFAULT_RECENTLY_VIEWED = 10
-RecentlyViewedLimit = Annotated[int, Query(ge=1, le=50)]
-# The same checks as FastAPI's for these parameters, for the fast path (pydantic, lax too).
-VISITOR_ID = TypeAdapter(VisitorId)
-RECENTLY_VIEWED_LIMIT = TypeAdapter(RecentlyViewedLimit)
+admin = api_router("jobs", admin=True)
+catalogue = api_router("jobs")
+views = api_router("recently viewed")
+ROUTERS = (admin, catalogue, views)
 # The domain's errors and the status each answers (their message is the detail).
 ERRORS = {
     service.JobNotFoundError: status.HTTP_404_NOT_FOUND,
     service.DuplicateRequisitionError: status.HTTP_409_CONFLICT,
     service.ViewsNotRecordedError: status.HTTP_503_SERVICE_UNAVAILABLE,
 }
+# The answers the routes document besides their success.
+NOT_FOUND = described(404, "no job with this id")
+KAFKA_UNAVAILABLE = described(503, "Kafka did not take the events; retry later")
+CONFLICT = described(409, "requisition_id already used")
+
+jobs_runtime = runtime_of(JobsRuntime)
+Runtime = Annotated[JobsRuntime, Depends(jobs_runtime)]
+JobId = Annotated[UUID, Path(description="The job's id")]
+JSON_OR_TEXT = frozenset({"application/json", "text/plain"})  # text/plain: navigator.sendBeacon
+DEFAULT_RECENTLY_VIEWED = 10
+RecentlyViewedLimit = Annotated[int, Query(ge=1, le=50)]
+# The same checks as FastAPI's for these parameters, for the fast path (pydantic, lax too).
+VISITOR_ID = TypeAdapter(VisitorId)
+RECENTLY_VIEWED_LIMIT = TypeAdapter(RecentlyViewedLimit)
 
 
 async def valid_cursor(
@@ -86,55 +88,31 @@ async def valid_cursor(
     return cursor
 
 
-@router.post(
-    "/jobs",
-    status_code=status.HTTP_201_CREATED,
-    dependencies=AdminOnly,
-    tags=["jobs"],
-    responses=CONFLICT,
-)
+@admin.post("/jobs", status_code=status.HTTP_201_CREATED, responses=CONFLICT)
 async def create_job(new: JobCreate, runtime: Runtime, correlation_id: CorrelationId) -> Job:
     """Post a job (admin); emits `JobPosted`."""
-    return await service.create_job(
-        pool=runtime.pool,
-        relay=runtime.relay,
-        known_jobs=runtime.known_jobs,
-        new=new,
-        correlation_id=correlation_id,
-    )
+    return await service.create_job(runtime.relay, runtime.known_jobs, new, correlation_id)
 
 
-@router.patch(
-    "/jobs/{job_id}", dependencies=AdminOnly, tags=["jobs"], responses={**NOT_FOUND, **CONFLICT}
-)
+@admin.patch("/jobs/{job_id}", responses=NOT_FOUND | CONFLICT)
 async def update_job(
     job_id: JobId, update: JobUpdate, runtime: Runtime, correlation_id: CorrelationId
 ) -> Job:
     """Change some fields of a job (admin); emits `JobUpdated` when something changed."""
-    return await service.update_job(
-        pool=runtime.pool,
-        relay=runtime.relay,
-        job_id=job_id,
-        update=update,
-        correlation_id=correlation_id,
-    )
+    return await service.update_job(runtime.relay, job_id, update, correlation_id)
 
 
-@router.post("/jobs/{job_id}/close", dependencies=AdminOnly, tags=["jobs"], responses=NOT_FOUND)
+@admin.post("/jobs/{job_id}/close", responses=NOT_FOUND)
 async def close_job(job_id: JobId, runtime: Runtime, correlation_id: CorrelationId) -> Job:
     """Close a job (admin); emits `JobClosed`. Closing a closed job changes nothing."""
-    return await service.close_job(
-        pool=runtime.pool, relay=runtime.relay, job_id=job_id, correlation_id=correlation_id
-    )
+    return await service.close_job(runtime.relay, job_id, correlation_id)
 
 
 RequisitionPath = Annotated[RequisitionId, Path(description="the job's id in the ATS")]
 
 
-@router.put(
+@admin.put(
     "/jobs/by-requisition/{requisition_id}",
-    dependencies=AdminOnly,
-    tags=["jobs"],
     responses={
         201: {"description": "a new job", "model": Job},
         200: {"description": "updated, reopened, or unchanged (then nothing is emitted)"},
@@ -149,19 +127,15 @@ async def put_job_by_requisition(
 ) -> Job:
     """Create or update the job of this requisition id (admin), for an ATS: idempotent, the
     same body twice emits one event (`JobPosted` or `JobUpdated`); a closed job is reopened."""
+    job_of_requisition = FeedJob(requisition_id=requisition_id, **fields.model_dump())
     job, outcome = await feeds.put_by_requisition(
-        pool=runtime.pool,
-        relay=runtime.relay,
-        known_jobs=runtime.known_jobs,
-        requisition_id=requisition_id,
-        fields=fields,
-        correlation_id=correlation_id,
+        runtime.relay, runtime.known_jobs, job_of_requisition, correlation_id
     )
     response.status_code = status.HTTP_201_CREATED if outcome == "created" else status.HTTP_200_OK
     return job
 
 
-@router.post("/jobs/sync", dependencies=AdminOnly, tags=["jobs"], status_code=202)
+@admin.post("/jobs/sync", status_code=202)
 async def sync_jobs(feed: JobFeed, runtime: Runtime, correlation_id: CorrelationId) -> FeedSynced:
     """Take an ATS's whole feed (admin, up to 5,000 jobs, each with its `requisition_id`): jobs
     it adds are posted, jobs it changes updated (a closed one reopened), and open jobs with a
@@ -169,16 +143,10 @@ async def sync_jobs(feed: JobFeed, runtime: Runtime, correlation_id: Correlation
     changes emit events. 422 names the job (its index) and the field of an invalid one."""
     if repeated := feed.repeated_requisitions():
         raise RequestValidationError(repeated)
-    return await feeds.sync_feed(
-        pool=runtime.pool,
-        relay=runtime.relay,
-        known_jobs=runtime.known_jobs,
-        feed=feed.jobs,
-        correlation_id=correlation_id,
-    )
+    return await feeds.sync_feed(runtime.relay, runtime.known_jobs, feed.jobs, correlation_id)
 
 
-@router.get("/jobs", tags=["jobs"])
+@catalogue.get("/jobs")
 async def list_jobs(
     runtime: Runtime,
     featured: Annotated[bool | None, Query(description="only featured (or not) jobs")] = None,
@@ -201,45 +169,17 @@ async def list_jobs(
 
 
 # Declared before /jobs/{job_id}, which would take "facets" for a job id.
-@router.get("/jobs/facets", tags=["jobs"])
+@catalogue.get("/jobs/facets")
 async def job_facets(runtime: Runtime) -> JobFacets:
     """The categories and locations of the open jobs, each with its number of open jobs, the
     most common first: the choices a search or sign-up form offers."""
     return await service.job_facets(pool=runtime.pool)
 
 
-@router.get("/jobs/{job_id}", tags=["jobs"], responses=NOT_FOUND)
+@catalogue.get("/jobs/{job_id}", responses=NOT_FOUND)
 async def get_job(job_id: JobId, runtime: Runtime) -> Job:
     """One job, closed ones included (see `status`)."""
     return await service.get_job(pool=runtime.pool, job_id=job_id)
-
-
-async def _accept_view(runtime: JobsRuntime, view: JobViewIn, correlation_id: str) -> UUID:
-    return await service.record_job_view(
-        pool=runtime.pool,
-        broker=runtime.broker,
-        known_jobs=runtime.known_jobs,
-        view=view,
-        correlation_id=correlation_id,
-        timeout=runtime.settings.kafka_publish_timeout_seconds,
-    )
-
-
-async def _accept_views(
-    runtime: JobsRuntime,
-    views: Sequence[tuple[int, JobViewIn]],
-    invalid: Sequence[RejectedJobView],
-    correlation_id: str,
-) -> JobViewBatchAccepted:
-    return await service.record_job_views(
-        pool=runtime.pool,
-        broker=runtime.broker,
-        known_jobs=runtime.known_jobs,
-        views=views,
-        invalid=invalid,
-        correlation_id=correlation_id,
-        timeout=runtime.settings.kafka_publish_timeout_seconds,
-    )
 
 
 async def _post_job_view_fast(request: Request) -> Response | None:
@@ -248,7 +188,7 @@ async def _post_job_view_fast(request: Request) -> Response | None:
     if view is None:
         return None
     runtime = await jobs_runtime(request)
-    event_id = await _accept_view(runtime, view, await correlation_id_of(request))
+    event_id = await service.record_job_view(runtime.views, view, await correlation_id_of(request))
     return model_response(JobViewAccepted(event_id=event_id), status.HTTP_202_ACCEPTED)
 
 
@@ -258,8 +198,8 @@ async def _post_job_views_batch_fast(request: Request) -> Response | None:
     if batch is None:
         return None
     runtime = await jobs_runtime(request)
-    accepted = await _accept_views(
-        runtime, list(enumerate(batch.events)), (), await correlation_id_of(request)
+    accepted = await service.record_job_views(
+        runtime.views, list(enumerate(batch.events)), (), await correlation_id_of(request)
     )
     return model_response(accepted, status.HTTP_202_ACCEPTED)
 
@@ -268,16 +208,16 @@ async def post_job_view(
     view: JobViewIn, runtime: Runtime, correlation_id: CorrelationId
 ) -> JobViewAccepted:
     """Record that a visitor viewed a job. A 202 means the event is durably in Kafka."""
-    return JobViewAccepted(event_id=await _accept_view(runtime, view, correlation_id))
+    event_id = await service.record_job_view(runtime.views, view, correlation_id)
+    return JobViewAccepted(event_id=event_id)
 
 
-router.add_api_route(
+views.add_api_route(
     "/job-views",
     post_job_view,
     methods=["POST"],
     status_code=status.HTTP_202_ACCEPTED,
-    tags=["recently viewed"],
-    responses={**NOT_FOUND, **KAFKA_UNAVAILABLE},
+    responses=NOT_FOUND | KAFKA_UNAVAILABLE,
     route_class_override=fast_path_route(_post_job_view_fast),
 )
 
@@ -291,15 +231,14 @@ async def post_job_views_batch(
     A 202 means every accepted event is durably in Kafka; on 503 nothing is promised, send the
     batch again."""
     views, invalid = service.validate_job_views(batch.events)
-    return await _accept_views(runtime, views, invalid, correlation_id)
+    return await service.record_job_views(runtime.views, views, invalid, correlation_id)
 
 
-router.add_api_route(
+views.add_api_route(
     "/job-views/batch",
     post_job_views_batch,
     methods=["POST"],
     status_code=status.HTTP_202_ACCEPTED,
-    tags=["recently viewed"],
     summary="Post Job Views Batch",
     responses=KAFKA_UNAVAILABLE,
     route_class_override=fast_path_route(_post_job_views_batch_fast, base=TextPlainJsonRoute),
@@ -345,11 +284,10 @@ async def _get_recently_viewed_fast(request: Request) -> Response | None:
     return await _recently_viewed(await jobs_runtime(request), visitor_id, limit)
 
 
-router.add_api_route(
+views.add_api_route(
     "/visitors/{visitor_id}/recently-viewed",
     get_recently_viewed,
     methods=["GET"],
-    tags=["recently viewed"],
     response_model=RecentlyViewed,
     route_class_override=fast_path_route(_get_recently_viewed_fast),
 )

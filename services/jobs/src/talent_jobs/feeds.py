@@ -17,8 +17,8 @@ import asyncpg
 
 from talent_jobs import repository
 from talent_jobs.known_jobs import KnownJobs
-from talent_jobs.models import FeedJob, FeedSynced, Job, JobFields
-from talent_shared.db import Connection, Pool
+from talent_jobs.models import FeedJob, FeedSynced, Job
+from talent_shared.db import Connection
 from talent_shared.envelope import Event, new_event
 from talent_shared.events import EventData, JobClosed, JobPosted, JobUpdated
 from talent_shared.outbox import OutboxRelay, enqueue_all
@@ -54,33 +54,34 @@ def changes_of(feed: Sequence[FeedJob], current: Sequence[asyncpg.Record]) -> Ch
 
 
 async def sync_feed(
-    *,
-    pool: Pool,
-    relay: OutboxRelay,
-    known_jobs: KnownJobs,
-    feed: Sequence[FeedJob],
-    correlation_id: str,
-    complete: bool = True,
+    relay: OutboxRelay, known_jobs: KnownJobs, feed: Sequence[FeedJob], correlation_id: str
 ) -> FeedSynced:
-    """Apply ``feed`` in one transaction; with ``complete``, what it lacks is closed."""
-    async with pool.acquire() as connection, connection.transaction():
-        await repository.lock_feeds(connection)
-        requisitions = None if complete else [job.requisition_id for job in feed]
-        current = await repository.jobs_with_requisitions(connection, requisitions)
-        changes = changes_of(feed, current)
-        if not complete:
-            changes.close = []
-        events = await _write(connection, changes)
-        await enqueue_all(connection, _events_of(events, correlation_id))
+    """Apply the whole ``feed`` in one transaction: what it lacks is closed."""
+    async with relay.transaction() as connection:
+        changes = await _apply(connection, feed, correlation_id, complete=True)
     known_jobs.update(job["job_id"] for job in changes.create)
-    if events:
-        relay.wake()
     return FeedSynced(
         created=len(changes.create),
         updated=len(changes.replace),
         closed=len(changes.close),
         unchanged=changes.unchanged,
     )
+
+
+async def _apply(
+    connection: Connection, feed: Sequence[FeedJob], correlation_id: str, *, complete: bool
+) -> Changes:
+    """Write the changes ``feed`` makes and enqueue their events, one feed write at a time; with
+    ``complete``, open jobs with a requisition id it lacks are closed."""
+    await repository.lock_feeds(connection)
+    requisitions = None if complete else [job.requisition_id for job in feed]
+    current = await repository.jobs_with_requisitions(connection, requisitions)
+    changes = changes_of(feed, current)
+    if not complete:
+        changes.close = []
+    events = await _write(connection, changes)
+    await enqueue_all(connection, _events_of(events, correlation_id))
+    return changes
 
 
 async def _write(connection: Connection, changes: Changes) -> list[EventData]:
@@ -99,27 +100,17 @@ def _snapshot(kind: type[JobPosted] | type[JobUpdated], row: asyncpg.Record) -> 
 
 
 async def put_by_requisition(
-    *,
-    pool: Pool,
-    relay: OutboxRelay,
-    known_jobs: KnownJobs,
-    requisition_id: str,
-    fields: JobFields,
-    correlation_id: str,
+    relay: OutboxRelay, known_jobs: KnownJobs, job: FeedJob, correlation_id: str
 ) -> tuple[Job, Outcome]:
-    """Create or update the job of ``requisition_id``; the same body twice emits one event."""
-    job = FeedJob(requisition_id=requisition_id, **fields.model_dump())
-    synced = await sync_feed(
-        pool=pool,
-        relay=relay,
-        known_jobs=known_jobs,
-        feed=[job],
-        correlation_id=correlation_id,
-        complete=False,
-    )
-    async with pool.acquire() as connection:
-        [row] = await repository.jobs_with_requisitions(connection, [requisition_id])
-    outcome: Outcome = "created" if synced.created else "updated" if synced.updated else "unchanged"
+    """Create or update the job of ``job.requisition_id``; the same body twice emits one
+    event."""
+    async with relay.transaction() as connection:
+        changes = await _apply(connection, [job], correlation_id, complete=False)
+        [row] = await repository.jobs_with_requisitions(connection, [job.requisition_id])
+    known_jobs.update(created["job_id"] for created in changes.create)
+    outcome: Outcome = "unchanged"
+    if changes.create or changes.replace:
+        outcome = "created" if changes.create else "updated"
     return Job.model_validate(dict(row)), outcome
 
 

@@ -34,12 +34,12 @@ class JobFields(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    title: ShortText
-    category: Category
-    location: ShortText
-    description: Description
-    employment_type: EmploymentType | None = None
-    featured: bool = False
+    title: ShortText = Field(description="one line, up to 200 characters")
+    category: Category = Field(description="the job area alerts and search match, e.g. Nursing")
+    location: ShortText = Field(description="where the job is, as visitors search it")
+    description: Description = Field(description="plain text; line breaks are kept")
+    employment_type: EmploymentType | None = Field(default=None, description="e.g. Full-time")
+    featured: bool = Field(default=False, description="shown among the Featured Jobs")
 
 
 class JobCreate(JobFields):

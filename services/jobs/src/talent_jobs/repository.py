@@ -40,6 +40,9 @@ class Position:
     job_id: UUID
 
 
+JOB_FOR_UPDATE = f"SELECT {JOB_COLUMNS} FROM jobs WHERE job_id = $1 FOR UPDATE"
+
+
 async def insert_job(connection: Connection, *, job_id: UUID, **fields: Any) -> asyncpg.Record:
     columns = ["job_id", *fields]
     placeholders = ", ".join(f"${n}" for n in range(1, len(columns) + 1))
@@ -52,13 +55,13 @@ async def insert_job(connection: Connection, *, job_id: UUID, **fields: Any) -> 
     return row
 
 
-async def fetch_job(
-    connection: Connection, job_id: UUID, *, for_update: bool = False
-) -> asyncpg.Record | None:
-    lock = " FOR UPDATE" if for_update else ""
-    return await connection.fetchrow(
-        f"SELECT {JOB_COLUMNS} FROM jobs WHERE job_id = $1{lock}", job_id
-    )
+async def fetch_job(connection: Connection, job_id: UUID) -> asyncpg.Record | None:
+    return await connection.fetchrow(f"SELECT {JOB_COLUMNS} FROM jobs WHERE job_id = $1", job_id)
+
+
+async def lock_job(connection: Connection, job_id: UUID) -> asyncpg.Record | None:
+    """The job, locked until the caller's transaction ends (for a change based on it)."""
+    return await connection.fetchrow(JOB_FOR_UPDATE, job_id)
 
 
 async def update_job(

@@ -25,7 +25,7 @@ from talent_jobs.models import (
 )
 from talent_jobs.pagination import decode_cursor, encode_cursor
 from talent_jobs.repository import JobFilters, Position
-from talent_shared.db import Connection, Pool
+from talent_shared.db import Connection, Database, Pool
 from talent_shared.envelope import new_event, new_event_records
 from talent_shared.events import (
     CandidateErased,
@@ -59,14 +59,25 @@ class ViewsNotRecordedError(Exception):
         self.headers = {"Retry-After": "1"}
 
 
+@dataclass(frozen=True)
+class ViewIntake:
+    """What taking job views needs: the jobs that exist (a view of another is refused), and the
+    producer that publishes the views, with how long Kafka may take to acknowledge them."""
+
+    database: Database
+    broker: KafkaBroker
+    known_jobs: KnownJobs
+    timeout: float
+
+
 async def _emit(connection: Connection, data: EventData, correlation_id: str) -> None:
     await enqueue(connection, new_event(data, producer=PRODUCER, correlation_id=correlation_id))
 
 
 async def create_job(
-    *, pool: Pool, relay: OutboxRelay, known_jobs: KnownJobs, new: JobCreate, correlation_id: str
+    relay: OutboxRelay, known_jobs: KnownJobs, new: JobCreate, correlation_id: str
 ) -> Job:
-    async with pool.acquire() as connection, connection.transaction():
+    async with relay.transaction() as connection:
         try:
             row = await repository.insert_job(connection, job_id=uuid4(), **new.model_dump())
         except asyncpg.UniqueViolationError as error:
@@ -74,16 +85,15 @@ async def create_job(
         job = Job.model_validate(dict(row))
         await _emit(connection, JobPosted.model_validate(job.model_dump()), correlation_id)
     known_jobs.add(job.job_id)
-    relay.wake()
     return job
 
 
 async def update_job(
-    *, pool: Pool, relay: OutboxRelay, job_id: UUID, update: JobUpdate, correlation_id: str
+    relay: OutboxRelay, job_id: UUID, update: JobUpdate, correlation_id: str
 ) -> Job:
     """Apply a partial update; emits ``JobUpdated`` only when something really changed."""
-    async with pool.acquire() as connection, connection.transaction():
-        current = await repository.fetch_job(connection, job_id, for_update=True)
+    async with relay.transaction() as connection:
+        current = await repository.lock_job(connection, job_id)
         if current is None:
             raise JobNotFoundError(job_id)
         changes = {k: v for k, v in update.changes().items() if current[k] != v}
@@ -95,13 +105,12 @@ async def update_job(
             raise DuplicateRequisitionError(update.requisition_id) from error
         job = Job.model_validate(dict(row))
         await _emit(connection, JobUpdated.model_validate(job.model_dump()), correlation_id)
-    relay.wake()
     return job
 
 
-async def close_job(*, pool: Pool, relay: OutboxRelay, job_id: UUID, correlation_id: str) -> Job:
+async def close_job(relay: OutboxRelay, job_id: UUID, correlation_id: str) -> Job:
     """Close a job; closing a closed job changes nothing and emits nothing."""
-    async with pool.acquire() as connection, connection.transaction():
+    async with relay.transaction() as connection:
         row = await repository.close_job(connection, job_id)
         if row is None:
             existing = await repository.fetch_job(connection, job_id)
@@ -111,7 +120,6 @@ async def close_job(*, pool: Pool, relay: OutboxRelay, job_id: UUID, correlation
         job = Job.model_validate(dict(row))
         assert job.closed_at is not None
         await _emit(connection, JobClosed(job_id=job_id, closed_at=job.closed_at), correlation_id)
-    relay.wake()
     return job
 
 
@@ -177,17 +185,9 @@ async def sitemap_entries(*, pool: Pool, limit: int) -> list[SitemapEntry]:
     ]
 
 
-async def record_job_view(
-    *,
-    pool: Pool,
-    broker: KafkaBroker,
-    known_jobs: KnownJobs,
-    view: JobViewIn,
-    correlation_id: str,
-    timeout: float,
-) -> UUID:
+async def record_job_view(intake: ViewIntake, view: JobViewIn, correlation_id: str) -> UUID:
     """Check the job exists, then publish ``JobViewed``; returns once Kafka acknowledged it."""
-    if not await known_jobs.exists(pool, view.job_id):
+    if not await intake.known_jobs.exists(intake.database.pool, view.job_id):
         raise JobNotFoundError(view.job_id)
     viewed = JobViewed(
         visitor_id=view.visitor_id,
@@ -196,7 +196,7 @@ async def record_job_view(
     )
     [record] = new_event_records([viewed], producer=PRODUCER, correlation_id=correlation_id)
     try:
-        await publish_event(broker, record, timeout=timeout)
+        await publish_event(intake.broker, record, timeout=intake.timeout)
     except PublishFailedError as error:
         raise ViewsNotRecordedError("the job view") from error
     return record.event_id
@@ -228,19 +228,17 @@ def validate_job_views(
 
 
 async def record_job_views(
-    *,
-    pool: Pool,
-    broker: KafkaBroker,
-    known_jobs: KnownJobs,
+    intake: ViewIntake,
     views: Sequence[tuple[int, JobViewIn]],
-    invalid: Sequence[RejectedJobView] = (),
+    invalid: Sequence[RejectedJobView],
     correlation_id: str,
-    timeout: float,
 ) -> JobViewBatchAccepted:
     """Publish a ``JobViewed`` for each view (with its index in the batch) of a known job, all
     at once; returns once Kafka acknowledged every one. Views of unknown jobs are rejected, after
     the ``invalid`` events."""
-    unknown = await known_jobs.unknown_among(pool, (view.job_id for _, view in views))
+    unknown = await intake.known_jobs.unknown_among(
+        intake.database.pool, (view.job_id for _, view in views)
+    )
     rejected = [
         *invalid,
         *(
@@ -263,7 +261,7 @@ async def record_job_views(
     )
     if accepted:
         try:
-            await publish_events(broker, accepted, timeout=timeout)
+            await publish_events(intake.broker, accepted, timeout=intake.timeout)
         except PublishFailedError as error:
             raise ViewsNotRecordedError("the job views") from error
     return JobViewBatchAccepted(

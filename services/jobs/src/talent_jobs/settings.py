@@ -1,24 +1,20 @@
 from typing import ClassVar
 
-from pydantic import Field
+from pydantic import Field, PositiveInt
 
-from talent_shared.settings import ServiceSettings, per_service
+from talent_shared.settings import ServiceSettings, own_database, own_http_port
 
 
 class JobsSettings(ServiceSettings):
     service_name: ClassVar[str] = "jobs"
 
-    # JOBS_DATABASE_URL, else DATABASE_URL; JOBS_HTTP_PORT, else HTTP_PORT.
-    database_url: str = Field(
-        default="postgresql://talent:talent@127.0.0.1:5432/jobs",
-        validation_alias=per_service(service_name, "database_url"),
-    )
-    http_port: int = Field(default=8002, validation_alias=per_service(service_name, "http_port"))
+    database_url: str = own_database(service_name)
+    http_port: int = own_http_port(service_name, 8002)
     # Jobs kept per visitor in the recently-viewed projection (the API serves at most 50).
     recently_viewed_kept: int = Field(default=50, ge=50)
     # Most views the projector applies in one database round trip (2,000 over 500: +20-37%
     # events/s in paired bench runs; the per-batch costs, FastStream, commit, trim, amortise).
-    projector_batch_size: int = Field(default=2000, ge=1)
+    projector_batch_size: PositiveInt = 2000
     # Whether this process runs the recently-viewed projector. Off, it serves HTTP (and takes
     # erasures) without consuming job views, so ingest and projection can run as separate
     # processes: the projector then no longer waits behind the HTTP requests of one event loop.

@@ -9,16 +9,14 @@ survive restarts and are shared by replicas: each due window is taken by one of 
 SKIP LOCKED) under its candidate's lock.
 """
 
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
 from talent_notifications import locks, queues, repository
 from talent_notifications.emails import Emails
-from talent_notifications.recording import Recipient, record
+from talent_notifications.recording import EmailScheduler, Recipient, record
 from talent_notifications.settings import NotificationsSettings
-from talent_shared.background import BackgroundLoop
-from talent_shared.db import Connection, Database, Pool
+from talent_shared.db import Connection, Pool
 from talent_shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -83,30 +81,8 @@ async def _capped(
     return True
 
 
-class AlertScheduler:
+class AlertScheduler(EmailScheduler):
     """Records the due alerts every ``ALERT_CHECK_SECONDS`` (at once while windows are due)."""
-
-    def __init__(
-        self,
-        database: Database,
-        emails: Emails,
-        settings: NotificationsSettings,
-        *,
-        on_recorded: Callable[[], None],
-    ) -> None:
-        self._database = database
-        self._emails = emails
-        self._settings = settings
-        self._on_recorded = on_recorded
-        self._loop = BackgroundLoop(
-            "alert-scheduler", self.run_once, interval_seconds=settings.alert_check_seconds
-        )
-
-    def start(self) -> None:
-        self._loop.start()
-
-    async def stop(self) -> None:
-        await self._loop.stop()
 
     async def run_once(self) -> bool:
         taken = await record_due_alerts(

@@ -3,24 +3,25 @@
 from dataclasses import asdict
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi import Depends, HTTPException, Query, Request, status
 
 from talent_notifications import delivery_log, suppression
 from talent_notifications.models import Deliveries, Delivery, FeedbackApplied
 from talent_notifications.runtime import NotificationsRuntime
 from talent_shared.app import runtime_of
-from talent_shared.http.auth import AdminOnly, CredentialsFirstRoute
-from talent_shared.http.common import CorrelationId
+from talent_shared.http.auth import api_router
+from talent_shared.http.common import CorrelationId, described
 from talent_shared.text import NO_NUL
 
-router = APIRouter(prefix="/v1", route_class=CredentialsFirstRoute)
+admin = api_router("deliveries", admin=True)
+ROUTERS = (admin,)
 
 Runtime = Annotated[NotificationsRuntime, Depends(runtime_of(NotificationsRuntime))]
 RFC822 = "message/rfc822"
 MAX_REPORT_BYTES = 1024 * 1024  # a report may return the whole original message
 
 
-@router.get("/deliveries", dependencies=AdminOnly, tags=["deliveries"])
+@admin.get("/deliveries")
 async def list_deliveries(
     runtime: Runtime,
     email: Annotated[
@@ -47,12 +48,10 @@ REPORT_BODY: dict[str, Any] = {
 }
 
 
-@router.post(
+@admin.post(
     "/email-feedback",
-    dependencies=AdminOnly,
-    tags=["deliveries"],
     openapi_extra=REPORT_BODY,
-    responses={415: {"description": f"the body is not sent as {RFC822}"}},
+    responses=described(415, f"the body is not sent as {RFC822}"),
 )
 async def email_feedback(
     request: Request, runtime: Runtime, correlation_id: CorrelationId
@@ -64,12 +63,11 @@ async def email_feedback(
     if media_type != RFC822:
         raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, f"send the report as {RFC822}")
     outcome = await suppression.ingest_feedback(
-        pool=runtime.pool,
-        relay=runtime.relay,
-        raw=await request.body(),
+        runtime.relay,
+        await request.body(),
+        correlation_id,
         bounce_address=runtime.emails.bounce_address,
         message_domain=runtime.emails.domain,
-        correlation_id=correlation_id,
     )
     return FeedbackApplied(**asdict(outcome))
 

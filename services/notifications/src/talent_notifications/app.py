@@ -3,15 +3,14 @@ from fastapi import FastAPI
 from talent_notifications import api
 from talent_notifications.runtime import NotificationsRuntime
 from talent_notifications.settings import NotificationsSettings
-from talent_shared.app import create_service_app
+from talent_shared.app import ServiceApi, create_service_app
 
-DESCRIPTION = """Welcome, job-alert and digest emails, and the delivery log."""
+API = ServiceApi(
+    description="Welcome, job-alert and digest emails, and the delivery log.",
+    routers=api.ROUTERS,
+    body_limits=api.BODY_LIMITS,
+)
 
 
 def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
-    return create_service_app(
-        NotificationsRuntime(settings or NotificationsSettings()),
-        description=DESCRIPTION,
-        routers=[api.router],
-        body_limits=api.BODY_LIMITS,
-    )
+    return create_service_app(NotificationsRuntime(settings or NotificationsSettings()), API)

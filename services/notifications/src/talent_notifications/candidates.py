@@ -19,6 +19,7 @@ from talent_notifications.emails import (
     CHANGE_CONFIRMATION,
     CONFIRMATION,
     Emails,
+    RenderedEmail,
 )
 from talent_notifications.recording import Recipient, record, record_job_email
 from talent_shared.consumers import EventRouter
@@ -154,6 +155,27 @@ def _welcome(emails: Emails, data: CandidateSignedUp) -> delivery_log.NewDeliver
     )
 
 
+# The events that ask for one email to the address they carry.
+OneOffEmailEvent = (
+    CandidateConfirmationRequested | CandidateChangeRequested | CandidateSignupRepeated
+)
+
+
+async def _email_unless_erased(
+    batch: Batch,
+    about: OneOffEmailEvent,
+    kind: str,
+    dedup_key: str,
+    content: RenderedEmail,
+    first_name: str = "",
+) -> None:
+    """Record one email to the address ``about`` carries (once per ``dedup_key``), unless the
+    candidate is erased."""
+    if not await repository.is_erased(batch.connection, about.candidate_id):
+        recipient = Recipient(about.candidate_id, about.email, first_name)
+        await record(batch.connection, recipient, kind, dedup_key, content)
+
+
 @EVENTS.on(CandidateConfirmationRequested)
 @each_in_its_trace
 async def _confirmation_requested(
@@ -162,39 +184,28 @@ async def _confirmation_requested(
     """Double opt-in: one confirmation email per candidate. It is not a member yet, so nothing
     else is kept: ``CandidateSignedUp`` follows the confirmation."""
     data = event.data
-    if await repository.is_erased(batch.connection, data.candidate_id):
-        return
     content = batch.emails.confirmation(candidate_id=data.candidate_id, first_name=data.first_name)
-    recipient = Recipient(data.candidate_id, data.email, data.first_name)
-    await record(
-        batch.connection, recipient, CONFIRMATION, f"confirmation:{data.candidate_id}", content
-    )
+    key = f"confirmation:{data.candidate_id}"
+    await _email_unless_erased(batch, data, CONFIRMATION, key, content, data.first_name)
 
 
 @EVENTS.on(CandidateChangeRequested)
 @each_in_its_trace
 async def _change_requested(batch: Batch, event: Event[CandidateChangeRequested]) -> None:
     """A repeat sign-up asked for changes: the "confirm these changes" email, one per request."""
-    data = event.data
-    if await repository.is_erased(batch.connection, data.candidate_id):
-        return
-    content = batch.emails.change_confirmation(change_id=data.change_id)
-    recipient = Recipient(data.candidate_id, data.email, "")
-    key = f"change:{data.change_id}"
-    await record(batch.connection, recipient, CHANGE_CONFIRMATION, key, content)
+    content = batch.emails.change_confirmation(change_id=event.data.change_id)
+    key = f"change:{event.data.change_id}"
+    await _email_unless_erased(batch, event.data, CHANGE_CONFIRMATION, key, content)
 
 
 @EVENTS.on(CandidateSignupRepeated)
 @each_in_its_trace
 async def _signup_repeated(batch: Batch, event: Event[CandidateSignupRepeated]) -> None:
     """A repeat sign-up that would change nothing: the "already a member" email."""
-    data = event.data
-    if await repository.is_erased(batch.connection, data.candidate_id):
-        return
-    content = batch.emails.already_member(candidate_id=data.candidate_id)
-    recipient = Recipient(data.candidate_id, data.email, "")
-    key = f"repeat:{data.candidate_id}:{data.repeated_at.isoformat()}"
-    await record(batch.connection, recipient, ALREADY_MEMBER, key, content)
+    repeat = event.data
+    content = batch.emails.already_member(candidate_id=repeat.candidate_id)
+    key = f"repeat:{repeat.candidate_id}:{repeat.repeated_at.isoformat()}"
+    await _email_unless_erased(batch, repeat, ALREADY_MEMBER, key, content)
 
 
 @EVENTS.on(CandidatePreferencesChanged)
@@ -203,15 +214,7 @@ async def _preferences_changed(batch: Batch, event: Event[CandidatePreferencesCh
     """Apply new preferences, then catch up on the jobs the jobs consumer matched against the
     old ones (see :func:`_catch_up`)."""
     data = event.data
-    subscriber = await repository.update_preferences(
-        batch.connection,
-        data.candidate_id,
-        interests=data.interests,
-        locations=data.locations,
-        keywords=data.keywords,
-        alert_frequency=data.alert_frequency,
-        subscribed=data.subscribed,
-    )
+    subscriber = await repository.update_preferences(batch.connection, data)
     # An erased (or never seen) candidate has no row: nothing is updated, nothing follows.
     if subscriber is not None and subscriber["subscribed"]:
         await _catch_up(batch, data.candidate_id, data.alert_frequency, event.envelope.occurred_at)

@@ -83,8 +83,14 @@ def _settle(future: "asyncio.Future[None]", error: Exception | None) -> None:
         future.set_exception(error)
 
 
-class DeliveryWorker:
+class DeliveryWorker(BackgroundLoop):
     def __init__(self, database: Database, emails: Emails, settings: NotificationsSettings) -> None:
+        super().__init__(
+            "delivery-worker",
+            self.send_due,
+            interval_seconds=settings.delivery_poll_seconds,
+            stop_timeout_seconds=settings.smtp_timeout_seconds + 5,
+        )
         self._database = database
         self._emails = emails
         self._settings = settings
@@ -92,21 +98,9 @@ class DeliveryWorker:
         self._sent = SentMarks(database)
         # Names this worker in the delivery log (leased_by): which host and process held it.
         self.name = f"{socket.gethostname()}:{os.getpid()}"
-        self._loop = BackgroundLoop(
-            "delivery-worker",
-            self.send_due,
-            interval_seconds=settings.delivery_poll_seconds,
-            stop_timeout_seconds=settings.smtp_timeout_seconds + 5,
-        )
-
-    def start(self) -> None:
-        self._loop.start()
-
-    def wake(self) -> None:
-        self._loop.wake()
 
     async def stop(self) -> None:
-        await self._loop.stop()
+        await super().stop()
         await self._smtp.close()
 
     async def send_due(self) -> bool:

@@ -1,15 +1,12 @@
 """The digest scheduler: once per period, a digest for each daily or weekly subscriber with
 something new. Safe with several replicas: the period is part of each digest's dedup key."""
 
-from collections.abc import Callable
 from datetime import UTC, datetime
 
 from talent_notifications import locks, queues
 from talent_notifications.emails import Emails
-from talent_notifications.recording import Recipient, record_job_email
-from talent_notifications.settings import NotificationsSettings
-from talent_shared.background import BackgroundLoop
-from talent_shared.db import Database, Pool
+from talent_notifications.recording import EmailScheduler, Recipient, record_job_email
+from talent_shared.db import Pool
 from talent_shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -30,28 +27,8 @@ def due_periods(now: datetime, *, send_hour: int) -> dict[str, str]:
     return due
 
 
-class DigestScheduler:
-    def __init__(
-        self,
-        database: Database,
-        emails: Emails,
-        settings: NotificationsSettings,
-        *,
-        on_recorded: Callable[[], None],
-    ) -> None:
-        self._database = database
-        self._emails = emails
-        self._settings = settings
-        self._on_recorded = on_recorded
-        self._loop = BackgroundLoop(
-            "digest-scheduler", self.run_once, interval_seconds=settings.digest_check_seconds
-        )
-
-    def start(self) -> None:
-        self._loop.start()
-
-    async def stop(self) -> None:
-        await self._loop.stop()
+class DigestScheduler(EmailScheduler):
+    """Records the due digests every ``DIGEST_CHECK_SECONDS``."""
 
     async def run_once(self, now: datetime | None = None) -> bool:
         moment = now or datetime.now(UTC)

@@ -1,7 +1,8 @@
 """Recording emails as deliveries (the delivery worker sends them): one per reason, whatever is
 redelivered, and a job never listed twice for one candidate."""
 
-from collections.abc import Sequence
+from abc import abstractmethod
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from uuid import UUID, uuid4
 
@@ -9,7 +10,9 @@ import asyncpg
 
 from talent_notifications import delivery_log, queues
 from talent_notifications.emails import Emails, RenderedEmail
-from talent_shared.db import Connection
+from talent_notifications.settings import NotificationsSettings
+from talent_shared.background import BackgroundLoop
+from talent_shared.db import Connection, Database
 
 
 @dataclass(frozen=True)
@@ -79,3 +82,28 @@ async def record_job_email(
     if not recorded:
         await connection.execute("DELETE FROM alerted_jobs WHERE delivery_id = $1", delivery_id)
     return recorded
+
+
+class EmailScheduler(BackgroundLoop):
+    """Records the emails that fall due with time, ``every`` so many seconds, and calls
+    ``on_recorded`` (the delivery worker's wake) when it recorded any. Safe with several
+    replicas: each email's dedup key says which run it belongs to."""
+
+    def __init__(
+        self,
+        database: Database,
+        emails: Emails,
+        settings: NotificationsSettings,
+        *,
+        every: float,
+        on_recorded: Callable[[], None],
+    ) -> None:
+        super().__init__(type(self).__name__, self.run_once, interval_seconds=every)
+        self._database = database
+        self._emails = emails
+        self._settings = settings
+        self._on_recorded = on_recorded
+
+    @abstractmethod
+    async def run_once(self) -> bool:
+        """Record what is due; ``True`` to run again at once."""

@@ -15,7 +15,12 @@ from uuid import UUID
 import asyncpg
 
 from talent_shared.db import Connection
-from talent_shared.events import CandidateChangesConfirmed, CandidateSignedUp, JobSnapshot
+from talent_shared.events import (
+    CandidateChangesConfirmed,
+    CandidatePreferencesChanged,
+    CandidateSignedUp,
+    JobSnapshot,
+)
 
 JOB_MATCH_COLUMNS = """j.job_id, j.title, j.category, j.location,
     matched_keyword(s.keywords, j.title, j.description) AS keyword"""
@@ -84,28 +89,19 @@ async def fetch_subscriber(connection: Connection, candidate_id: UUID) -> asyncp
 
 
 async def update_preferences(
-    connection: Connection,
-    candidate_id: UUID,
-    *,
-    interests: list[str],
-    locations: list[str],
-    keywords: list[str],
-    alert_frequency: str,
-    subscribed: bool,
+    connection: Connection, change: CandidatePreferencesChanged
 ) -> asyncpg.Record | None:
     """The subscriber as updated (email, first name, subscribed), or None when there is none."""
+    wanted = (change.interests, change.locations, change.keywords, change.alert_frequency)
     return await connection.fetchrow(
-        """UPDATE subscribers SET interests = $2, locations = $3, keywords = $4,
-                  alert_frequency = $5, subscribed = $6, updated_at = clock_timestamp()
-           WHERE candidate_id = $1
-           RETURNING email, first_name, subscribed""",
-        candidate_id,
-        interests,
-        locations,
-        keywords,
-        alert_frequency,
-        subscribed,
+        UPDATE_PREFERENCES, change.candidate_id, *wanted, change.subscribed
     )
+
+
+UPDATE_PREFERENCES = """UPDATE subscribers SET interests = $2, locations = $3, keywords = $4,
+              alert_frequency = $5, subscribed = $6, updated_at = clock_timestamp()
+       WHERE candidate_id = $1
+       RETURNING email, first_name, subscribed"""
 
 
 async def unsubscribe(connection: Connection, candidate_id: UUID) -> None:

@@ -21,11 +21,12 @@ class NotificationsRuntime(Runtime[NotificationsSettings]):
         self.emails = Emails(settings)
         self.delivery_worker = DeliveryWorker(self.database, self.emails, settings)
         wake = self.delivery_worker.wake
+        uses = (self.database, self.emails, settings)
         self.digest_scheduler = DigestScheduler(
-            self.database, self.emails, settings, on_recorded=wake
+            *uses, every=settings.digest_check_seconds, on_recorded=wake
         )
         self.alert_scheduler = AlertScheduler(
-            self.database, self.emails, settings, on_recorded=wake
+            *uses, every=settings.alert_check_seconds, on_recorded=wake
         )
         for part in (self.delivery_worker, self.digest_scheduler, self.alert_scheduler):
             self.run_alongside(part)

@@ -1,35 +1,31 @@
 from pathlib import Path
 from typing import ClassVar
 
-from pydantic import Field, model_validator
+from pydantic import Field, PositiveFloat, PositiveInt, model_validator
 
-from talent_shared.settings import ServiceSettings, per_service
+from talent_shared.settings import ServiceSettings, own_database, own_http_port
 
 
 class NotificationsSettings(ServiceSettings):
     service_name: ClassVar[str] = "notifications"
 
-    # NOTIFICATIONS_DATABASE_URL, else DATABASE_URL; NOTIFICATIONS_HTTP_PORT, else HTTP_PORT.
-    database_url: str = Field(
-        default="postgresql://talent:talent@127.0.0.1:5432/notifications",
-        validation_alias=per_service(service_name, "database_url"),
-    )
-    http_port: int = Field(default=8003, validation_alias=per_service(service_name, "http_port"))
-    smtp_timeout_seconds: float = Field(default=10.0, gt=0)
+    database_url: str = own_database(service_name)
+    http_port: int = own_http_port(service_name, 8003)
+    smtp_timeout_seconds: PositiveFloat = 10.0
     # Sending: transient failures (SMTP 4xx, timeouts, connection refused) are retried with
     # exponential backoff and jitter, up to this many attempts; 5xx fails at once.
-    delivery_max_attempts: int = Field(default=8, ge=1)
-    delivery_retry_base_seconds: float = Field(default=2.0, gt=0)
-    delivery_retry_max_seconds: float = Field(default=600.0, gt=0)
-    delivery_poll_seconds: float = Field(default=1.0, gt=0)
+    delivery_max_attempts: PositiveInt = 8
+    delivery_retry_base_seconds: PositiveFloat = 2.0
+    delivery_retry_max_seconds: PositiveFloat = 600.0
+    delivery_poll_seconds: PositiveFloat = 1.0
     # Deliveries leased at once; they are sent through SMTP_POOL_SIZE connections kept open.
-    delivery_batch_size: int = Field(default=100, ge=1)
+    delivery_batch_size: PositiveInt = 100
     # A connection sends one message per chain of round trips (MAIL, RCPT, DATA, the message):
     # 8 keep more of them in flight than 4 did (a burst of 1,000 sign-ups on 2 cores: 436 -> 467
     # emails/s, p99 854 -> 634 ms, six runs each), more so with a relay farther away.
-    smtp_pool_size: int = Field(default=8, ge=1)
+    smtp_pool_size: PositiveInt = 8
     # Digests: checked this often, sent from this hour (UTC) of the day (daily) or Monday (weekly).
-    digest_check_seconds: float = Field(default=60.0, gt=0)
+    digest_check_seconds: PositiveFloat = 60.0
     digest_send_hour_utc: int = Field(default=8, ge=0, le=23)
     # The mailto of List-Unsubscribe; empty: unsubscribe@<domain of MAIL_FROM>.
     unsubscribe_mailto: str = ""
@@ -41,8 +37,8 @@ class NotificationsSettings(ServiceSettings):
     # before it closes goes in the same alert. At most this many alert emails a day per
     # candidate (UTC); the windows are checked this often.
     alert_window_seconds: float = Field(default=300.0, ge=0)
-    alert_daily_cap: int = Field(default=3, ge=1)
-    alert_check_seconds: float = Field(default=5.0, gt=0)
+    alert_daily_cap: PositiveInt = 3
+    alert_check_seconds: PositiveFloat = 5.0
     # The envelope sender of every email, made per delivery (VERP): bounces+<delivery id>@...
     # Empty: the address of MAIL_FROM.
     bounce_address: str = ""

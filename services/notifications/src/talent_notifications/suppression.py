@@ -19,7 +19,7 @@ from prometheus_client import Counter
 
 from talent_notifications import delivery_log
 from talent_notifications.feedback import read_feedback
-from talent_shared.db import Connection, Pool
+from talent_shared.db import Connection
 from talent_shared.envelope import new_event
 from talent_shared.events import ComplaintReceived
 from talent_shared.logging import get_logger
@@ -50,13 +50,12 @@ async def suppress_after_refusal(
 
 
 async def ingest_feedback(
-    *,
-    pool: Pool,
     relay: OutboxRelay,
     raw: bytes,
+    correlation_id: str,
+    *,
     bounce_address: str,
     message_domain: str,
-    correlation_id: str,
 ) -> FeedbackOutcome:
     """Apply one report; a report naming none of our deliveries, or no permanent failure, is
     ignored. Idempotent: a report read twice suppresses (and unsubscribes) once more, to the
@@ -64,7 +63,7 @@ async def ingest_feedback(
     feedback = read_feedback(raw, bounce_address=bounce_address, message_domain=message_domain)
     if feedback is None:
         return FeedbackOutcome("ignored")
-    async with pool.acquire() as connection, connection.transaction():
+    async with relay.transaction() as connection:
         delivery = await delivery_log.fetch_delivery(connection, feedback.delivery_id)
         if delivery is None or delivery["to_address"] is None:  # unknown, or erased since
             return FeedbackOutcome("ignored", feedback.delivery_id)
@@ -77,7 +76,6 @@ async def ingest_feedback(
             )
             event = new_event(complaint, producer=PRODUCER, correlation_id=correlation_id)
             await enqueue(connection, event)
-    relay.wake()
     SUPPRESSED.labels(feedback.kind, "report").inc()
     log.info("email feedback applied", kind=feedback.kind, delivery_id=str(feedback.delivery_id))
     return FeedbackOutcome(feedback.kind, feedback.delivery_id, suppressed=True)

@@ -6,13 +6,13 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Path, Request, Response, status
+from fastapi import Depends, Path, Request, Response, status
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from talent_shared.app import runtime_of
-from talent_shared.http.auth import AdminOnly, CredentialsFirstRoute, bearer_scheme
+from talent_shared.http.auth import api_router, bearer_scheme
 from talent_shared.http.bodies import fast_path_route, model_response, valid_body
-from talent_shared.http.common import CorrelationId
+from talent_shared.http.common import CorrelationId, described
 from talent_shared.http.common import correlation_id as correlation_id_of
 from talent_shared.http.cors import PublicRoute
 from talent_signup import service, signups
@@ -39,16 +39,19 @@ from talent_signup.models import (
 from talent_signup.pages import CHANGES_PAGE, CONFIRMATION_PAGE, UNSUBSCRIBE_PAGE, LinkPage
 from talent_signup.runtime import SignupRuntime
 
-router = APIRouter(prefix="/v1", route_class=CredentialsFirstRoute)
+sign_ups = api_router("sign-up")
+admin = api_router("candidates", admin=True)
+candidates = api_router("candidates")
+preference_center = api_router("preferences")
+unsubscribing = api_router("unsubscribe")
+ROUTERS = (sign_ups, admin, candidates, preference_center, unsubscribing)
 
 signup_runtime = runtime_of(SignupRuntime)
 Runtime = Annotated[SignupRuntime, Depends(signup_runtime)]
 CandidateId = Annotated[UUID, Path(description="The candidate's id")]
-NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no candidate with this id"}}
-BAD_TOKEN: dict[int | str, dict[str, Any]] = {400: {"description": "forged or expired token"}}
-GONE: dict[int | str, dict[str, Any]] = {
-    404: {"description": "the sign-up or change is no longer there (erased, or never made)"}
-}
+NOT_FOUND = described(404, "no candidate with this id")
+BAD_TOKEN = described(400, "forged or expired token")
+GONE = described(404, "the sign-up or change is no longer there (erased, or never made)")
 # The domain's errors and the status each answers (their message is the detail).
 ERRORS = {
     CandidateNotFoundError: status.HTTP_404_NOT_FOUND,
@@ -78,9 +81,9 @@ async def _sign_up(
 ) -> tuple[int, SignupResponse]:
     settings = runtime.settings
     outcome = await signups.sign_up(
-        pool=runtime.pool,
-        relay=runtime.relay,
-        request=request,
+        runtime.relay,
+        request,
+        correlation_id,
         limits=signups.SignupLimits(
             client=http.client.host if http.client else "unknown",
             per_ip=settings.signup_rate_per_ip,
@@ -88,7 +91,6 @@ async def _sign_up(
             secret=settings.token_secret.get_secret_value(),
         ),
         consent_text_version=settings.consent_text_version,
-        correlation_id=correlation_id,
         double_opt_in=settings.signup_double_opt_in,
     )
     answer = SignupResponse(
@@ -108,21 +110,18 @@ async def _sign_up_fast(http: Request) -> Response | None:
     return model_response(answer, status_code)
 
 
-router.add_api_route(
+sign_ups.add_api_route(
     "/signups",
     sign_up,
     methods=["POST"],
     status_code=status.HTTP_201_CREATED,
-    tags=["sign-up"],
-    responses={
-        200: {"description": "this email belongs to a candidate: nothing changed, email sent"},
-        429: {"description": "too many sign-ups from this address or for this email"},
-    },
+    responses=described(200, "this email belongs to a candidate: nothing changed, email sent")
+    | described(429, "too many sign-ups from this address or for this email"),
     route_class_override=fast_path_route(_sign_up_fast),
 )
 
 
-@router.get("/signups/confirm", response_class=HTMLResponse, tags=["sign-up"], responses=BAD_TOKEN)
+@sign_ups.get("/signups/confirm", response_class=HTMLResponse, responses=BAD_TOKEN)
 async def confirmation(request: Request, token: LinkToken, runtime: Runtime) -> HTMLResponse:
     """The link of a confirmation or a changes email: a page (the changes it would make) with
     a button that POSTs. Opening the link changes nothing, so a link scanner never acts."""
@@ -140,11 +139,10 @@ async def confirmation(request: Request, token: LinkToken, runtime: Runtime) -> 
     return _link_page(request, token, CHANGES_PAGE, change.changes)
 
 
-@router.post(
+@sign_ups.post(
     "/signups/confirm",
-    tags=["sign-up"],
     dependencies=[TokenParameter],
-    responses={200: {"description": "confirmed (also when already)"}, **BAD_TOKEN, **GONE},
+    responses=described(200, "confirmed (also when already)") | BAD_TOKEN | GONE,
     response_model=ConfirmationResult,
 )
 async def confirm(
@@ -155,21 +153,11 @@ async def confirm(
     browsers, JSON otherwise."""
     if link.candidate_id is not None:
         candidate_id = link.candidate_id
-        state = await signups.confirm(
-            pool=runtime.pool,
-            relay=runtime.relay,
-            candidate_id=candidate_id,
-            correlation_id=correlation_id,
-        )
+        state = await signups.confirm(runtime.relay, candidate_id, correlation_id)
         page = CONFIRMATION_PAGE
     else:
         assert link.change_id is not None
-        candidate_id = await signups.apply_change(
-            pool=runtime.pool,
-            relay=runtime.relay,
-            change_id=link.change_id,
-            correlation_id=correlation_id,
-        )
+        candidate_id = await signups.apply_change(runtime.relay, link.change_id, correlation_id)
         state, page = "subscribed", CHANGES_PAGE
     if _wants_html(request):
         return HTMLResponse(page.render_done())
@@ -178,24 +166,19 @@ async def confirm(
     )
 
 
-@router.get(
-    "/candidates/{candidate_id}", dependencies=AdminOnly, tags=["candidates"], responses=NOT_FOUND
-)
+@admin.get("/candidates/{candidate_id}", responses=NOT_FOUND)
 async def get_candidate(candidate_id: CandidateId, runtime: Runtime) -> Candidate:
     """The candidate, their preferences and their consent records (admin)."""
     return await service.get_candidate(pool=runtime.pool, candidate_id=candidate_id)
 
 
-@router.put(
+@candidates.put(
     "/candidates/{candidate_id}/preferences",
-    tags=["candidates"],
     dependencies=[Depends(bearer_scheme), ManageTokenParameter, Depends(may_manage)],
-    responses={
-        **NOT_FOUND,
-        **BAD_TOKEN,
-        401: {"description": "neither an admin token nor a manage token"},
-        403: {"description": "token of another candidate"},
-    },
+    responses=NOT_FOUND
+    | BAD_TOKEN
+    | described(401, "neither an admin token nor a manage token")
+    | described(403, "token of another candidate"),
 )
 async def put_preferences(
     candidate_id: CandidateId,
@@ -206,19 +189,14 @@ async def put_preferences(
     """Replace the candidate's alert preferences (admin, or the candidate's manage token in
     `token`); emits `CandidatePreferencesChanged`. The credentials are checked first."""
     return await service.change_preferences(
-        pool=runtime.pool,
-        relay=runtime.relay,
-        candidate_id=candidate_id,
-        preferences=preferences,
-        correlation_id=correlation_id,
+        runtime.relay, candidate_id, preferences, correlation_id
     )
 
 
-@router.get(
+@preference_center.get(
     "/preferences",
-    tags=["preferences"],
     dependencies=[TokenParameter],
-    responses={**BAD_TOKEN, 404: {"description": "the candidate is no longer there (erased)"}},
+    responses=BAD_TOKEN | described(404, "the candidate is no longer there (erased)"),
 )
 async def get_preference_center(candidate_id: ManageToken, runtime: Runtime) -> PreferenceCenter:
     """What the preference center shows for a manage token (from any email): the candidate's
@@ -246,7 +224,7 @@ def _wants_html(request: Request) -> bool:
     return "text/html" in request.headers.get("accept", "")
 
 
-@router.get("/unsubscribe", response_class=HTMLResponse, tags=["unsubscribe"], responses=BAD_TOKEN)
+@unsubscribing.get("/unsubscribe", response_class=HTMLResponse, responses=BAD_TOKEN)
 async def unsubscribe_confirmation(
     request: Request, token: LinkToken, runtime: Runtime
 ) -> HTMLResponse:
@@ -257,11 +235,10 @@ async def unsubscribe_confirmation(
     return _link_page(request, token, UNSUBSCRIBE_PAGE)
 
 
-@router.post(
+@unsubscribing.post(
     "/unsubscribe",
-    tags=["unsubscribe"],
     dependencies=[TokenParameter],
-    responses={200: {"description": "unsubscribed (also when already)"}, **BAD_TOKEN},
+    responses=described(200, "unsubscribed (also when already)") | BAD_TOKEN,
 )
 async def unsubscribe(
     request: Request,
@@ -272,36 +249,22 @@ async def unsubscribe(
     """RFC 8058 one-click unsubscribe (the form body `List-Unsubscribe=One-Click` is accepted);
     idempotent. The token is an unsubscribe link's or a manage token (the preference center's
     button). Answers HTML to browsers, JSON otherwise."""
-    await service.unsubscribe(
-        pool=runtime.pool,
-        relay=runtime.relay,
-        candidate_id=candidate_id,
-        correlation_id=correlation_id,
-    )
+    await service.unsubscribe(runtime.relay, candidate_id, correlation_id)
     if _wants_html(request):
         return HTMLResponse(UNSUBSCRIBE_PAGE.render_done())
     return JSONResponse({"candidate_id": str(candidate_id), "status": "unsubscribed"})
 
 
-@router.delete(
-    "/candidates/{candidate_id}",
-    status_code=status.HTTP_204_NO_CONTENT,
-    dependencies=AdminOnly,
-    tags=["candidates"],
-    responses=NOT_FOUND,
+@admin.delete(
+    "/candidates/{candidate_id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND
 )
 async def erase_candidate(
     candidate_id: CandidateId, runtime: Runtime, correlation_id: CorrelationId
 ) -> Response:
     """Erase all personal data of the candidate, here and (through `CandidateErased`) in every
     service (admin). Erasing an erased candidate is a no-op."""
-    await service.erase(
-        pool=runtime.pool,
-        relay=runtime.relay,
-        candidate_id=candidate_id,
-        secret=runtime.settings.token_secret.get_secret_value(),
-        correlation_id=correlation_id,
-    )
+    secret = runtime.settings.token_secret.get_secret_value()
+    await service.erase(runtime.relay, candidate_id, correlation_id, secret=secret)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -1,12 +1,10 @@
 """Every Kafka subscriber of the signup service, registered in this one place."""
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from faststream.kafka import KafkaBroker
 
 from talent_shared.consumers import EventRouter
-from talent_shared.db import Database
 from talent_shared.envelope import Event
 from talent_shared.events import FEEDBACK_TOPIC, ComplaintReceived
 from talent_shared.kafka import subscribe
@@ -17,40 +15,25 @@ from talent_signup.settings import SignupSettings
 COMPLAINTS = "complaints"
 
 
-@dataclass(frozen=True)
-class Uses:
-    """What the handlers work with."""
-
-    database: Database
-    relay: OutboxRelay
-
-
-feedback_events = EventRouter[Uses]()
+# The handlers' context: complaints unsubscribe, and that change goes out through the outbox.
+feedback_events = EventRouter[OutboxRelay]()
 
 
 @feedback_events.on(ComplaintReceived)
 async def unsubscribe_who_complained(
-    uses: Uses, events: Sequence[Event[ComplaintReceived]]
+    relay: OutboxRelay, events: Sequence[Event[ComplaintReceived]]
 ) -> None:
     """A candidate marked one of our emails as spam: they get nothing more (idempotent, so a
     redelivered complaint changes nothing)."""
     for event in events:
-        await service.unsubscribe(
-            pool=uses.database.pool,
-            relay=uses.relay,
-            candidate_id=event.data.candidate_id,
-            correlation_id=event.envelope.correlation_id,
-        )
+        await service.unsubscribe(relay, event.data.candidate_id, event.envelope.correlation_id)
 
 
-def subscribe_all(
-    broker: KafkaBroker, settings: SignupSettings, *, database: Database, relay: OutboxRelay
-) -> None:
-    uses = Uses(database, relay)
+def subscribe_all(broker: KafkaBroker, settings: SignupSettings, *, relay: OutboxRelay) -> None:
     subscribe(
         broker,
         settings,
         topic=FEEDBACK_TOPIC,
         name=COMPLAINTS,
-        handler=feedback_events.handler(uses),
+        handler=feedback_events.handler(relay),
     )

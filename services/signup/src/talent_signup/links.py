@@ -7,8 +7,9 @@ OpenAPI document and its bounds.
 """
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, TypeVar
 from uuid import UUID
 
 from fastapi import Depends, HTTPException, Query, Request, status
@@ -17,6 +18,8 @@ from fastapi.exceptions import RequestValidationError
 from talent_shared.http.auth import credential_check, is_admin
 from talent_shared.settings import ServiceSettings
 from talent_shared.tokens import InvalidTokenError, TokenPurpose, read_token
+
+T = TypeVar("T")
 
 MAX_TOKEN_LENGTH = 1000
 
@@ -73,6 +76,11 @@ def read_unsubscribe_link(settings: ServiceSettings, token: str) -> UUID | None:
     )
 
 
+def read_manage_link(settings: ServiceSettings, token: str) -> UUID | None:
+    """The candidate of a manage token (the preference center's link)."""
+    return _read(settings, TokenPurpose.MANAGE, token)
+
+
 def _settings(request: Request) -> ServiceSettings:
     settings: ServiceSettings = request.app.state.settings
     return settings
@@ -94,32 +102,28 @@ def _token_of(request: Request) -> str:
     raise RequestValidationError([{"loc": ("query", "token"), **problem}])
 
 
-def _invalid(what: str) -> HTTPException:
-    return HTTPException(status.HTTP_400_BAD_REQUEST, f"invalid or expired {what} token")
+def _read_link(request: Request, read: Callable[[ServiceSettings, str], T | None], what: str) -> T:
+    """What the request's link token says, read by ``read``; a 400 when it is forged or
+    expired."""
+    found = read(_settings(request), _token_of(request))
+    if found is None:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, f"invalid or expired {what} token")
+    return found
 
 
 @credential_check
 async def confirm_link(request: Request) -> SignupLink:
-    link = read_confirm_link(_settings(request), _token_of(request))
-    if link is None:
-        raise _invalid("confirmation")
-    return link
+    return _read_link(request, read_confirm_link, "confirmation")
 
 
 @credential_check
 async def unsubscribing_candidate(request: Request) -> UUID:
-    candidate_id = read_unsubscribe_link(_settings(request), _token_of(request))
-    if candidate_id is None:
-        raise _invalid("unsubscribe")
-    return candidate_id
+    return _read_link(request, read_unsubscribe_link, "unsubscribe")
 
 
 @credential_check
 async def managed_candidate(request: Request) -> UUID:
-    candidate_id = _read(_settings(request), TokenPurpose.MANAGE, _token_of(request))
-    if candidate_id is None:
-        raise _invalid("manage")
-    return candidate_id
+    return _read_link(request, read_manage_link, "manage")
 
 
 @credential_check

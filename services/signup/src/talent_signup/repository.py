@@ -7,6 +7,7 @@ from uuid import UUID
 import asyncpg
 
 from talent_shared.db import Connection
+from talent_signup.models import Preferences
 
 CANDIDATE_COLUMNS = """candidate_id, email, first_name, last_name, phone, interests, locations,
                        keywords, alert_frequency, status, visitor_id, created_at, updated_at,
@@ -183,24 +184,17 @@ async def fetch_consents(connection: Connection, candidate_id: UUID) -> list[asy
 
 
 async def update_preferences(
-    connection: Connection,
-    candidate_id: UUID,
-    *,
-    interests: list[str],
-    locations: list[str],
-    keywords: list[str],
-    alert_frequency: str,
+    connection: Connection, candidate_id: UUID, preferences: Preferences
 ) -> asyncpg.Record | None:
+    p = preferences
     return await connection.fetchrow(
-        f"""UPDATE candidates SET interests = $2, locations = $3, keywords = $4,
-                   alert_frequency = $5, updated_at = clock_timestamp()
-            WHERE candidate_id = $1 RETURNING {CANDIDATE_COLUMNS}""",
-        candidate_id,
-        interests,
-        locations,
-        keywords,
-        alert_frequency,
+        UPDATE_PREFERENCES, candidate_id, p.interests, p.locations, p.keywords, p.alert_frequency
     )
+
+
+UPDATE_PREFERENCES = f"""UPDATE candidates SET interests = $2, locations = $3, keywords = $4,
+                alert_frequency = $5, updated_at = clock_timestamp()
+         WHERE candidate_id = $1 RETURNING {CANDIDATE_COLUMNS}"""
 
 
 async def confirm(connection: Connection, candidate_id: UUID) -> asyncpg.Record | None:

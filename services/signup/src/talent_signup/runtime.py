@@ -24,15 +24,14 @@ class SignupRuntime(Runtime[SignupSettings]):
                 interval_seconds=settings.signup_housekeeping_seconds,
             )
         )
-        handlers.subscribe_all(self.broker, settings, database=self.database, relay=self.relay)
+        handlers.subscribe_all(self.broker, settings, relay=self.relay)
 
     async def keep_house(self) -> bool:
         """Prune ended rate-limit windows and erase expired pending sign-ups; True when a full
         batch was erased (more may be waiting)."""
         await service.prune_rate_limits(pool=self.pool)
         erased = await service.erase_expired_pending(
-            pool=self.pool,
-            relay=self.relay,
+            self.relay,
             secret=self.settings.token_secret.get_secret_value(),
             max_age_seconds=self.settings.signup_pending_max_age_seconds,
             limit=EXPIRED_PENDING_BATCH,

@@ -86,17 +86,10 @@ async def preference_center(*, pool: Pool, candidate_id: UUID) -> PreferenceCent
 
 
 async def change_preferences(
-    *,
-    pool: Pool,
-    relay: OutboxRelay,
-    candidate_id: UUID,
-    preferences: Preferences,
-    correlation_id: str,
+    relay: OutboxRelay, candidate_id: UUID, preferences: Preferences, correlation_id: str
 ) -> Preferences:
-    async with pool.acquire() as connection, connection.transaction():
-        row = await repository.update_preferences(
-            connection, candidate_id, **preferences.model_dump()
-        )
+    async with relay.transaction() as connection:
+        row = await repository.update_preferences(connection, candidate_id, preferences)
         if row is None:
             raise CandidateNotFoundError(candidate_id)
         await emit(
@@ -108,15 +101,12 @@ async def change_preferences(
             ),
             correlation_id,
         )
-    relay.wake()
     return preferences_of(row)
 
 
-async def unsubscribe(
-    *, pool: Pool, relay: OutboxRelay, candidate_id: UUID, correlation_id: str
-) -> None:
+async def unsubscribe(relay: OutboxRelay, candidate_id: UUID, correlation_id: str) -> None:
     """Stop all alerts and digests; idempotent (a second call changes and emits nothing)."""
-    async with pool.acquire() as connection, connection.transaction():
+    async with relay.transaction() as connection:
         row = await repository.unsubscribe(connection, candidate_id)
         if row is None:
             if await repository.fetch_candidate(connection, candidate_id) is not None:
@@ -131,23 +121,21 @@ async def unsubscribe(
             ),
             correlation_id,
         )
-    relay.wake()
     log.info("candidate unsubscribed", candidate_id=str(candidate_id))
 
 
 async def erase(
-    *, pool: Pool, relay: OutboxRelay, candidate_id: UUID, secret: str, correlation_id: str
+    relay: OutboxRelay, candidate_id: UUID, correlation_id: str, *, secret: str
 ) -> None:
     """Delete every piece of the candidate's personal data here and tell the other services.
 
     Idempotent: erasing an erased candidate succeeds and changes nothing.
     """
-    async with pool.acquire() as connection, connection.transaction():
+    async with relay.transaction() as connection:
         if not await _erase_in(connection, candidate_id, secret, correlation_id):
             if await repository.was_erased(connection, candidate_id):
                 return
             raise CandidateNotFoundError(candidate_id)
-    relay.wake()
     log.info("candidate erased", candidate_id=str(candidate_id))
 
 
@@ -169,16 +157,15 @@ async def _erase_in(
 
 
 async def erase_expired_pending(
-    *, pool: Pool, relay: OutboxRelay, secret: str, max_age_seconds: float, limit: int
+    relay: OutboxRelay, *, secret: str, max_age_seconds: float, limit: int
 ) -> int:
     """Erase sign-ups left unconfirmed for ``max_age_seconds``, as an admin erasure would;
     returns how many. Safe on several replicas at once (locked rows are skipped)."""
-    async with pool.acquire() as connection, connection.transaction():
+    async with relay.transaction() as connection:
         expired = await erase_expired_pending_in(
             connection, secret=secret, max_age_seconds=max_age_seconds, limit=limit
         )
     if expired:
-        relay.wake()
         log.info("unconfirmed sign-ups erased", count=len(expired))
     return len(expired)
 

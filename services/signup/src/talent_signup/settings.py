@@ -1,9 +1,9 @@
 from typing import Annotated, ClassVar
 
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator, Field, PositiveFloat
 from pydantic_settings import NoDecode
 
-from talent_shared.settings import ServiceSettings, per_service
+from talent_shared.settings import ServiceSettings, own_database, own_http_port
 from talent_signup.rate_limits import RateLimit, parse_rate_limit
 
 # NoDecode: the environment's "20/minute" is text for parse_rate_limit, not JSON.
@@ -15,12 +15,8 @@ SEVEN_DAYS_SECONDS = 7 * 24 * 3600
 class SignupSettings(ServiceSettings):
     service_name: ClassVar[str] = "signup"
 
-    # SIGNUP_DATABASE_URL, else DATABASE_URL; SIGNUP_HTTP_PORT, else HTTP_PORT.
-    database_url: str = Field(
-        default="postgresql://talent:talent@127.0.0.1:5432/signup",
-        validation_alias=per_service(service_name, "database_url"),
-    )
-    http_port: int = Field(default=8001, validation_alias=per_service(service_name, "http_port"))
+    database_url: str = own_database(service_name)
+    http_port: int = own_http_port(service_name, 8001)
     # The version of the consent wording shown on the sign-up form, recorded with each consent.
     consent_text_version: str = "2026-11"
     # POST /v1/signups per client address and per email address: N/second|minute|hour|day.
@@ -31,4 +27,4 @@ class SignupSettings(ServiceSettings):
     # A pending sign-up older than this is erased.
     signup_pending_max_age_seconds: float = Field(default=SEVEN_DAYS_SECONDS, gt=0)
     # How often a replica prunes old rate-limit windows and erases expired pending sign-ups.
-    signup_housekeeping_seconds: float = Field(default=300.0, gt=0)
+    signup_housekeeping_seconds: PositiveFloat = 300.0

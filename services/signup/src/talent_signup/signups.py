@@ -63,28 +63,25 @@ class SignedUp:
 
 
 async def sign_up(
-    *,
-    pool: Pool,
     relay: OutboxRelay,
     request: SignupRequest,
+    correlation_id: str,
+    *,
     limits: SignupLimits,
     consent_text_version: str,
-    correlation_id: str,
     double_opt_in: bool = False,
 ) -> SignedUp:
     """Count the attempt against ``limits``, then create the candidate, or record a repeat
     sign-up of the existing one. One transaction: a refused attempt commits its count alone
     (then raises :class:`RateLimitedError`); an allowed one commits its count with its effect."""
-    async with pool.acquire() as connection:
-        async with connection.transaction():
-            retry_after = await rate_limits.hit(connection, limits.counters(request.email))
-            if retry_after is None:
-                outcome = await _new_candidate(
-                    connection, request, consent_text_version, correlation_id, double_opt_in
-                ) or await _repeat(connection, request, consent_text_version, correlation_id)
-        if retry_after is not None:
-            raise RateLimitedError(retry_after)
-    relay.wake()
+    async with relay.transaction() as connection:
+        retry_after = await rate_limits.hit(connection, limits.counters(request.email))
+        if retry_after is None:
+            outcome = await _new_candidate(
+                connection, request, consent_text_version, correlation_id, double_opt_in
+            ) or await _repeat(connection, request, consent_text_version, correlation_id)
+    if retry_after is not None:
+        raise RateLimitedError(retry_after)
     log.info(
         "candidate signed up",
         candidate_id=str(outcome.candidate_id),
@@ -120,12 +117,7 @@ async def _new_candidate(
         visitor_id=request.visitor_id,
     )
     if double_opt_in:
-        requested = CandidateConfirmationRequested(
-            candidate_id=row["candidate_id"],
-            email=row["email"],
-            first_name=row["first_name"],
-            requested_at=row["created_at"],
-        )
+        requested = CandidateConfirmationRequested(**addressee(row), requested_at=row["created_at"])
         await emit(connection, requested, correlation_id)
     else:
         await emit(connection, signed_up(row, row["created_at"]), correlation_id)
@@ -180,11 +172,14 @@ def changes_between(current: asyncpg.Record, requested: dict[str, Any]) -> list[
     return changes
 
 
+def addressee(row: asyncpg.Record) -> dict[str, Any]:
+    """The fields of a candidate event that say whom it is about and how to write to them."""
+    return {key: row[key] for key in ("candidate_id", "email", "first_name")}
+
+
 def signed_up(row: asyncpg.Record, signed_up_at: datetime) -> CandidateSignedUp:
     return CandidateSignedUp(
-        candidate_id=row["candidate_id"],
-        email=row["email"],
-        first_name=row["first_name"],
+        **addressee(row),
         last_name=row["last_name"],
         visitor_id=row["visitor_id"],
         signed_up_at=signed_up_at,
@@ -192,12 +187,10 @@ def signed_up(row: asyncpg.Record, signed_up_at: datetime) -> CandidateSignedUp:
     )
 
 
-async def confirm(
-    *, pool: Pool, relay: OutboxRelay, candidate_id: UUID, correlation_id: str
-) -> str:
+async def confirm(relay: OutboxRelay, candidate_id: UUID, correlation_id: str) -> str:
     """Confirm a pending sign-up: it becomes a member now, so ``CandidateSignedUp`` goes out
     (welcome, alerts). Idempotent: a confirmed candidate stays as it is; returns its status."""
-    async with pool.acquire() as connection, connection.transaction():
+    async with relay.transaction() as connection:
         row = await repository.confirm(connection, candidate_id)
         if row is None:
             current = await repository.fetch_candidate(connection, candidate_id)
@@ -205,7 +198,6 @@ async def confirm(
                 return str(current["status"])
             raise SignupGoneError()
         await emit(connection, signed_up(row, row["confirmed_at"]), correlation_id)
-    relay.wake()
     log.info("sign-up confirmed", candidate_id=str(candidate_id))
     return "subscribed"
 
@@ -228,19 +220,16 @@ async def pending_change(*, pool: Pool, change_id: UUID) -> PendingChange:
     return PendingChange(row["candidate_id"], changes, applied=row["applied_at"] is not None)
 
 
-async def apply_change(
-    *, pool: Pool, relay: OutboxRelay, change_id: UUID, correlation_id: str
-) -> UUID:
+async def apply_change(relay: OutboxRelay, change_id: UUID, correlation_id: str) -> UUID:
     """Apply a change request from its email's link, exactly once: the candidate gets what was
     asked for and is subscribed (again), with a consent confirmed now. A pending sign-up becomes a
     member (``CandidateSignedUp``); any other emits ``CandidateChangesConfirmed``."""
-    async with pool.acquire() as connection, connection.transaction():
+    async with relay.transaction() as connection:
         row = await repository.fetch_change_request(connection, change_id, for_update=True)
         if row is None:
             raise SignupGoneError()
         if row["applied_at"] is None:
             await _apply_in(connection, row, correlation_id)
-    relay.wake()
     return UUID(str(row["candidate_id"]))
 
 
@@ -259,9 +248,7 @@ async def _apply_in(connection: Connection, change: asyncpg.Record, correlation_
         await emit(connection, signed_up(row, row["confirmed_at"]), correlation_id)
     else:
         confirmed = CandidateChangesConfirmed(
-            candidate_id=row["candidate_id"],
-            email=row["email"],
-            first_name=row["first_name"],
+            **addressee(row),
             confirmed_at=row["confirmed_at"],
             **preferences_of(row).model_dump(),
         )

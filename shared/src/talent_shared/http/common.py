@@ -27,6 +27,14 @@ log = get_logger(__name__)
 ReadinessCheck = Callable[[], Awaitable[bool]]
 # A service's domain errors and the HTTP status each answers (its message is the detail).
 ErrorStatuses = Mapping[type[Exception], int]
+# The answers a route documents besides its success (OpenAPI's ``responses``).
+Responses = dict[int | str, dict[str, Any]]
+
+
+def described(status_code: int, description: str) -> Responses:
+    """One documented answer of a route: ``responses=described(404, "no job with this id")``;
+    combine them with ``|``."""
+    return {status_code: {"description": description}}
 
 
 def install_common_http(

@@ -1,0 +1,3 @@
+module talent-network/cluster/pause
+
+go 1.24.0
