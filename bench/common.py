@@ -9,10 +9,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import asyncpg
 import psutil
 
 from devsupport.infra import REPO_ROOT
@@ -20,6 +22,16 @@ from devsupport.infra import REPO_ROOT
 MB = 1024 * 1024
 VEGETA = REPO_ROOT / ".local" / "tools" / "bin" / "vegeta"
 MAX_IN_FLIGHT = 128
+
+
+@asynccontextmanager
+async def connected(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """One connection for a measure's own reads, closed however they end."""
+    connection = await asyncpg.connect(database_url)
+    try:
+        yield connection
+    finally:
+        await connection.close()
 
 
 async def timed_concurrently(

@@ -13,9 +13,8 @@ import uuid
 from typing import Any
 
 import aiohttp
-import asyncpg
 
-from bench.common import Options, until
+from bench.common import Options, connected, until
 from bench.reference_data import job_like_ours
 from bench.settle import mark, settle
 from bench.stack import Stack
@@ -41,16 +40,13 @@ MATCHES_OF = """SELECT (SELECT count(*) FROM alerted_jobs WHERE job_id = ANY($1:
 
 async def open_feed(stack: Stack) -> list[dict[str, Any]]:
     """The feed as the catalogue has it now: every open job with a requisition id."""
-    jobs = await asyncpg.connect(stack.databases.jobs)
-    try:
+    async with connected(stack.databases.jobs) as jobs:
         rows = await jobs.fetch(
             """SELECT requisition_id, title, category, location, description, employment_type,
                       featured
                FROM jobs WHERE status = 'open' AND requisition_id IS NOT NULL
                ORDER BY requisition_id"""
         )
-    finally:
-        await jobs.close()
     return [dict(row) for row in rows]
 
 
@@ -65,12 +61,9 @@ async def post_feed(stack: Stack, feed: list[dict[str, Any]]) -> tuple[float, di
 
 
 async def matches_recorded(stack: Stack, job_ids: list[uuid.UUID]) -> int:
-    notifications = await asyncpg.connect(stack.databases.notifications)
-    try:
+    async with connected(stack.databases.notifications) as notifications:
         count: int = await notifications.fetchval(MATCHES_OF, job_ids)
         return count
-    finally:
-        await notifications.close()
 
 
 async def import_while_signing_up(stack: Stack, options: Options) -> list[Row]:
@@ -99,13 +92,10 @@ async def import_while_signing_up(stack: Stack, options: Options) -> list[Row]:
 
 
 async def _imported_ids(stack: Stack) -> list[uuid.UUID]:
-    jobs = await asyncpg.connect(stack.databases.jobs)
-    try:
+    async with connected(stack.databases.jobs) as jobs:
         rows = await jobs.fetch(
             "SELECT job_id FROM jobs WHERE starts_with(requisition_id, $1)", IMPORT_PREFIX
         )
-    finally:
-        await jobs.close()
     return [row["job_id"] for row in rows]
 
 
@@ -134,22 +124,18 @@ async def wide_match(stack: Stack, options: Options) -> list[Row]:
 
 async def _until_recorded(stack: Stack, job_id: uuid.UUID, expected: int) -> float:
     """perf_counter() when the job's ``expected`` matches are all recorded."""
-    notifications = await asyncpg.connect(stack.databases.notifications)
+    async with connected(stack.databases.notifications) as notifications:
 
-    async def all_recorded() -> bool:
-        return bool(await notifications.fetchval(MATCHES_OF, [job_id]) >= expected)
+        async def all_recorded() -> bool:
+            return bool(await notifications.fetchval(MATCHES_OF, [job_id]) >= expected)
 
-    try:
         await until(all_recorded, every=0.05, timeout=FANOUT_TIMEOUT_SECONDS, what="the matches")
         return time.perf_counter()
-    finally:
-        await notifications.close()
 
 
 async def _members_matching_wide_job(stack: Stack) -> int:
     """Alertable members the wide job matches, by the service's own matching function."""
-    notifications = await asyncpg.connect(stack.databases.notifications)
-    try:
+    async with connected(stack.databases.notifications) as notifications:
         count: int = await notifications.fetchval(
             """SELECT count(*) FROM subscribers AS s
                WHERE s.subscribed AND s.alert_frequency <> 'never'
@@ -157,5 +143,3 @@ async def _members_matching_wide_job(stack: Stack) -> int:
             WIDE_JOB["category"], WIDE_JOB["location"], WIDE_JOB["title"], WIDE_JOB["description"],
         )  # fmt: skip
         return count
-    finally:
-        await notifications.close()

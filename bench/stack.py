@@ -22,9 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
-import asyncpg
 
-from bench.common import MemorySampler
+from bench.common import MemorySampler, connected
 from bench.reference_data import job_like_ours
 from bench.seed_scale import Targets, seed
 from bench.sink import SmtpSink, smtp_sink
@@ -59,13 +58,10 @@ class Stack:
         return f"{self.group_prefix}{service}.{consumer}"
 
     async def open_job_ids(self, limit: int) -> list[str]:
-        jobs = await asyncpg.connect(self.databases.jobs)
-        try:
+        async with connected(self.databases.jobs) as jobs:
             rows = await jobs.fetch(
                 "SELECT job_id FROM jobs WHERE status = 'open' ORDER BY job_id LIMIT $1", limit
             )
-        finally:
-            await jobs.close()
         return [str(row["job_id"]) for row in rows]
 
 
