@@ -17,11 +17,13 @@ stage() {
   echo "== stage: $name done in $((SECONDS - started)) s"
 }
 # The compose test takes the stack down itself, the kubernetes stage its cluster; after a
-# failure, this does (and stops a cluster build still running).
+# failure, this does (and stops a cluster build still running). The native infrastructure
+# (Kafka, PostgreSQL, the SMTP sink) is stopped at the end either way: a run leaves nothing
+# listening on the ports the next clone's run needs.
 # (The build has ended by then on success, so its kill may fail: that must not fail the run.)
 cleanup() {
   if [[ -n ${cluster_build:-} ]]; then kill -- -"$cluster_build" 2>/dev/null || true; fi
-  make --no-print-directory -k compose-down k8s-down >/dev/null 2>&1 || true
+  make --no-print-directory -k compose-down k8s-down down >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
 # The cluster's Go builds (an hour of CPU from empty caches, a minute from warm ones) run beside

@@ -25,9 +25,10 @@ from talent_shared.events import (
 JOB_MATCH_COLUMNS = """j.job_id, j.title, j.category, j.location,
     matched_keyword(s.keywords, j.title, j.description) AS keyword"""
 CATEGORY_MAY_MATCH = """(s.interest_keys = '{}' OR lower(j.category) = ANY (s.interest_keys))"""
-MATCHES = f"""{CATEGORY_MAY_MATCH}
-    AND (s.location_patterns = '{{}}' OR lower(j.location) LIKE ANY (s.location_patterns))
-    AND (s.keyword_patterns = '{{}}' OR j.match_text LIKE ANY (s.keyword_patterns))"""
+PLACE_AND_KEYWORD_MATCH = """(s.location_patterns = '{}'
+         OR lower(j.location) LIKE ANY (s.location_patterns))
+    AND (s.keyword_patterns = '{}' OR j.match_text LIKE ANY (s.keyword_patterns))"""
+MATCHES = f"{CATEGORY_MAY_MATCH}\n    AND {PLACE_AND_KEYWORD_MATCH}"
 NOT_ALERTED = """NOT EXISTS (SELECT 1 FROM alerted_jobs AS a
                             WHERE a.candidate_id = s.candidate_id AND a.job_id = j.job_id)"""
 ALERTABLE = "s.subscribed AND s.alert_frequency <> 'never'"
@@ -219,6 +220,27 @@ async def record_job_matches(
     )
 
 
+def open_jobs_matching_subscribers(where: str) -> str:
+    """``(candidate_id, job_id)`` of the open jobs matching the subscribers ``where`` selects. A
+    subscriber with interests meets only their categories' jobs, found by jobs_open_by_category;
+    one without meets every open job. Two branches, because an OR of the two keeps PostgreSQL
+    from the index: for 100 instant sign-ups of the reference data set, 100 ms instead of 330."""
+    return f"""SELECT s.candidate_id, j.job_id
+               FROM subscribers AS s JOIN jobs AS j
+                 ON j.status = 'open' AND lower(j.category) = ANY (s.interest_keys)
+                    AND {PLACE_AND_KEYWORD_MATCH}
+               WHERE {where} AND s.interest_keys <> '{{}}'
+               UNION ALL
+               SELECT s.candidate_id, j.job_id
+               FROM subscribers AS s JOIN jobs AS j
+                 ON j.status = 'open' AND {PLACE_AND_KEYWORD_MATCH}
+               WHERE {where} AND s.interest_keys = '{{}}'"""
+
+
+NEW_INSTANT_MATCHES = """s.candidate_id = ANY($1::uuid[]) AND s.subscribed
+    AND s.alert_frequency = 'instant' AND ($3::timestamptz IS NULL OR j.updated_at >= $3)"""
+
+
 async def queue_open_jobs(
     connection: Connection,
     candidate_ids: list[UUID],
@@ -231,11 +253,7 @@ async def queue_open_jobs(
     await connection.execute(
         f"""WITH waiting AS (
                 INSERT INTO alerted_jobs (candidate_id, job_id)
-                SELECT s.candidate_id, j.job_id
-                FROM subscribers AS s JOIN jobs AS j ON {MATCHES}
-                WHERE s.candidate_id = ANY($1::uuid[]) AND s.subscribed
-                  AND s.alert_frequency = 'instant' AND j.status = 'open'
-                  AND ($3::timestamptz IS NULL OR j.updated_at >= $3)
+                {open_jobs_matching_subscribers(NEW_INSTANT_MATCHES)}
                 ON CONFLICT DO NOTHING RETURNING candidate_id
             )
             INSERT INTO alert_windows (candidate_id, closes_at)
