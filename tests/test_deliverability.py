@@ -3,7 +3,6 @@ server): every kind DKIM-signed and verified on the bytes received, a permanent 
 bounce suppresses the address, a complaint suppresses it and unsubscribes the candidate, and a
 change confirmed from the changes email lifts the suppression."""
 
-import re
 import subprocess
 import uuid
 from base64 import b64encode
@@ -17,13 +16,12 @@ import pytest
 from devsupport.services import ADMIN_HEADERS
 from services.notifications.tests.feedback_reports import BOUNCE_ADDRESS, DOMAIN, report
 from tests.support.fixtures import Stack, start_stack
-from tests.support.flows import deliveries, post_job, settled, sign_up, text_of, unique
+from tests.support.flows import confirm, deliveries, post_job, settled, sign_up, unique
 from tests.support.infra import eventually
 
 pytestmark = pytest.mark.integration
 
 SELECTOR = "talent2026"
-CONFIRM_LINK = re.compile(r"https://careers\.example\.org(/v1/signups/confirm\?token=\S+)")
 
 
 @pytest.fixture(scope="module")
@@ -63,13 +61,6 @@ def verifies(raw: bytes, txt_record: bytes) -> bool:
         return txt_record
 
     return bool(dkim.verify(raw, dnsfunc=dns))
-
-
-async def confirm(stack: Stack, message: Any) -> None:
-    """Follow the confirmation or changes email's link as its reader does: POST."""
-    [path] = CONFIRM_LINK.findall(text_of(message))
-    response = await stack.signup.post(path)
-    assert response.status_code == 200, response.text
 
 
 async def confirmed_member(stack: Stack, **fields: Any) -> tuple[str, str]:

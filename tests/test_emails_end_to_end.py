@@ -5,6 +5,7 @@ import asyncio
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
@@ -17,6 +18,7 @@ from talent_shared.events import CANDIDATES_TOPIC, CandidateSignedUp
 from tests.support.fixtures import Stack
 from tests.support.flows import (
     all_known,
+    confirm,
     deliveries,
     html_of,
     job_reached_notifications,
@@ -136,34 +138,62 @@ async def test_alert_has_one_click_unsubscribe_headers(stack: Stack) -> None:
     assert alert["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
 
 
-async def test_unsubscribe_link_of_an_alert_stops_further_alerts(stack: Stack) -> None:
-    category = unique("Physicians")
-    candidate_id, email = await sign_up(stack, interests=[category])
-    await stack.smtp.wait_for(email, 1)
-    await post_job(stack, category=category)
-    [_, alert] = await stack.smtp.wait_for(email, 2)
-    link = re.findall(r"<(https://[^>]+)>", alert["List-Unsubscribe"])[0]
+async def unsubscribed_here(stack: Stack, candidate_id: str) -> bool:
+    """Whether the notifications service holds the candidate unsubscribed."""
+    connection = await asyncpg.connect(stack.notifications_database)
+    try:
+        return not await connection.fetchval(
+            "SELECT subscribed FROM subscribers WHERE candidate_id = $1", uuid.UUID(candidate_id)
+        )
+    finally:
+        await connection.close()
+
+
+async def unsubscribe_from(stack: Stack, message: EmailMessage) -> None:
+    """One click on the email's List-Unsubscribe link."""
+    link = re.findall(r"<(https://[^>]+)>", message["List-Unsubscribe"])[0]
     token = parse_qs(urlparse(link).query)["token"][0]
     response = await stack.signup.post(
         "/v1/unsubscribe", params={"token": token}, content=b"List-Unsubscribe=One-Click"
     )
     assert response.status_code == 200
 
-    async def unsubscribed_here() -> bool:
-        connection = await asyncpg.connect(stack.notifications_database)
-        try:
-            return not await connection.fetchval(
-                "SELECT subscribed FROM subscribers WHERE candidate_id = $1",
-                uuid.UUID(candidate_id),
-            )
-        finally:
-            await connection.close()
 
-    assert await eventually(unsubscribed_here)
+async def test_unsubscribe_link_of_an_alert_stops_further_alerts(stack: Stack) -> None:
+    category = unique("Physicians")
+    candidate_id, email = await sign_up(stack, interests=[category])
+    await stack.smtp.wait_for(email, 1)
+    await post_job(stack, category=category)
+    [_, alert] = await stack.smtp.wait_for(email, 2)
+    await unsubscribe_from(stack, alert)
+    assert await eventually(lambda: unsubscribed_here(stack, candidate_id))
     job_id = await post_job(stack, category=category)
     await job_reached_notifications(stack, job_id)
     await asyncio.sleep(1)
     assert len(stack.smtp.handler.to(email)) == 2
+
+
+async def test_a_stranger_signing_up_an_unsubscribed_member_brings_no_alert_until_they_confirm(
+    stack: Stack,
+) -> None:
+    category = unique("Therapy")
+    candidate_id, email = await sign_up(stack, interests=[category])
+    [welcome] = await stack.smtp.wait_for(email, 1)
+    await unsubscribe_from(stack, welcome)
+    assert await eventually(lambda: unsubscribed_here(stack, candidate_id))
+    stranger = {"email": email.upper(), "first_name": "Mallory", "last_name": "Stranger",
+                "interests": [category], "alert_frequency": "instant", "consent": True}  # fmt: skip
+    response = await stack.signup.post("/v1/signups", json=stranger)
+    assert (response.status_code, response.json()["status"]) == (200, "pending")
+    [_, changes] = await stack.smtp.wait_for(email, 2)
+    job_id = await post_job(stack, category=category)
+    await job_reached_notifications(stack, job_id)
+    await asyncio.sleep(1)  # time for an alert, if one were coming
+    assert len(stack.smtp.handler.to(email)) == 2
+    await confirm(stack, changes)
+    await post_job(stack, category=category)
+    *_, alert = await stack.smtp.wait_for(email, 3, timeout=30)
+    assert alert["Subject"].startswith("New job")
 
 
 async def test_daily_subscriber_gets_no_instant_alert(stack: Stack) -> None:

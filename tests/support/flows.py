@@ -1,5 +1,6 @@
 """Helpers for tests that drive the three services together (the `stack` fixture)."""
 
+import re
 import uuid
 from email.message import EmailMessage
 from typing import Any
@@ -9,6 +10,8 @@ import asyncpg
 from devsupport.services import ADMIN_HEADERS
 from tests.support.fixtures import Stack
 from tests.support.infra import eventually
+
+CONFIRM_LINK = re.compile(r"https://careers\.example\.org(/v1/signups/confirm\?token=\S+)")
 
 
 def unique(prefix: str) -> str:
@@ -99,3 +102,10 @@ def html_of(message: EmailMessage) -> str:
 
 async def all_known(stack: Stack, job_ids: list[str]) -> bool:
     return all([await notifications_knows(stack, "jobs", "job_id", j) for j in job_ids])
+
+
+async def confirm(stack: Stack, message: EmailMessage) -> None:
+    """Follow the confirmation or changes email's link as its reader does: POST."""
+    [path] = CONFIRM_LINK.findall(text_of(message))
+    response = await stack.signup.post(path)
+    assert response.status_code == 200, response.text
