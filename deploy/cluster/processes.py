@@ -167,9 +167,10 @@ def running(process: Process) -> int | None:
     return pid if Path(command).name == Path(process.argv[0]).name else None
 
 
-def start(process: Process) -> None:
+def start(process: Process) -> subprocess.Popen[bytes] | None:
+    """The child started, or None when the process runs already."""
     if running(process):
-        return
+        return None
     with process.log.open("ab") as log:
         child = subprocess.Popen(
             process.argv,
@@ -181,6 +182,7 @@ def start(process: Process) -> None:
             cwd=layout.STATE,
         )
     process.pid_file.write_text(str(child.pid))
+    return child
 
 
 def stop(process: Process, timeout: float = 30) -> None:
@@ -197,12 +199,18 @@ def stop(process: Process, timeout: float = 30) -> None:
     process.pid_file.unlink(missing_ok=True)
 
 
-def wait_until(what: str, check: Callable[[], bool], process: Process, timeout: float) -> None:
+def wait_until(
+    what: str, check: Callable[[], bool], process: Process, child: subprocess.Popen[bytes] | None,
+    timeout: float,
+) -> None:  # fmt: skip
+    """Until ``check`` passes. Whether the process stopped is asked of the child just started
+    (its exit status) when there is one: once, right after its start, the pid file's check took
+    a live kube-proxy for a stopped one (an empty log tail, and the process logged on)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if check():
             return
-        if not running(process):
+        if (child.poll() is not None) if child else not running(process):
             tail = process.log.read_text(errors="replace").splitlines()[-30:]
             sys.exit(f"cluster: {process.name} stopped; its log ends:\n" + "\n".join(tail))
         time.sleep(0.5)
@@ -270,8 +278,8 @@ def start_all() -> dict[str, float]:
     times = {}
     for process in processes():
         started = time.monotonic()
-        start(process)
-        wait_until(f"{process.name} ready", readiness(process.name), process, timeout=120)
+        child = start(process)
+        wait_until(f"{process.name} ready", readiness(process.name), process, child, timeout=120)
         times[process.name] = time.monotonic() - started
         print(f"cluster: {process.name} up in {times[process.name]:.1f} s", flush=True)
     return times
